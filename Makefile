@@ -1,0 +1,32 @@
+# Everything needs only python3 and make: each target creates .venv and installs on first use.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo lab test bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## make demo: run every notebook headless on the embedded local AWS; executed copies go to build/
+demo: $(STAMP)
+	$(PY) -m helpers.notebook_runner --output-dir build notebooks
+
+## make lab: open JupyterLab on notebooks/
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/
+
+## make test: the whole test suite (starts its own embedded local AWS on a free port)
+test: $(STAMP)
+	$(PY) -m pytest
+
+## make bench: the benchmarks under bench/ (not tests: they print ratios against baselines)
+bench: $(STAMP)
+	for b in bench/bench_*.py; do $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf build .pytest_cache
