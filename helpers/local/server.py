@@ -1,0 +1,217 @@
+"""The embedded local AWS: one background process on 127.0.0.1 shared by every notebook kernel.
+
+It runs moto's server application (every create/describe call of the pipeline) and, in the same
+process, the local runtime in :mod:`helpers.local.runtime` that stands in for the managed behaviour
+moto does not have (TTL expiry, stream triggers, Lambda execution, Firehose delivery).
+
+This module only exists to stand in for AWS; nothing here runs against a real account.
+
+Process model
+-------------
+* :func:`ensure_running` finds a healthy server on the configured port or starts one
+  (``python -m helpers.local serve``) in its own session, so it outlives the kernel that started it.
+* Later kernels find it again through the health endpoint ``/_ttl_archive/health`` on the same port.
+* State lives in memory only; :func:`reset` empties it, :func:`stop` ends the process.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Callable
+
+LOG = logging.getLogger(__name__)
+
+HOST = "127.0.0.1"  # never another interface
+DEFAULT_PORT = 4599
+PORT_ENV = "TTL_ARCHIVE_LOCAL_PORT"
+HEALTH_PATH = "/_ttl_archive/health"
+RESET_PATH = "/_ttl_archive/reset"
+SHUTDOWN_PATH = "/_ttl_archive/shutdown"
+SERVER_NAME = "dynamodb-ttl-archive local AWS"
+
+
+def configured_port() -> int:
+    """The port from ``TTL_ARCHIVE_LOCAL_PORT`` (default 4599)."""
+    raw = os.environ.get(PORT_ENV, str(DEFAULT_PORT))
+    try:
+        port = int(raw)
+    except ValueError:
+        raise ValueError(f"{PORT_ENV} must be a port number between 1 and 65535, got {raw!r}") from None
+    if not 1 <= port <= 65535:
+        raise ValueError(f"{PORT_ENV} must be a port number between 1 and 65535, got {port}")
+    return port
+
+
+def endpoint_url(port: int | None = None) -> str:
+    return f"http://{HOST}:{port or configured_port()}"
+
+
+def log_path(port: int) -> Path:
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "dynamodb-ttl-archive"
+    base.mkdir(parents=True, exist_ok=True)
+    return base / f"local-aws-{port}.log"
+
+
+def _request(port: int, path: str, method: str = "GET", timeout: float = 2.0) -> dict[str, Any] | None:
+    req = urllib.request.Request(endpoint_url(port) + path, method=method, data=b"" if method == "POST" else None)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - loopback only
+            body = resp.read()
+    except (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError, OSError):
+        return None
+    try:
+        return json.loads(body or b"{}")
+    except ValueError:
+        return None
+
+
+def health(port: int | None = None, timeout: float = 2.0) -> dict[str, Any] | None:
+    """The health report of our server on ``port``, or ``None`` if nothing (of ours) answers."""
+    info = _request(port or configured_port(), HEALTH_PATH, timeout=timeout)
+    if info and info.get("server") == SERVER_NAME:
+        return info
+    return None
+
+
+def ensure_running(port: int | None = None, timeout: float = 60.0) -> str:
+    """Start the embedded local AWS unless it already runs; return its endpoint URL.
+
+    Idempotent: a healthy server on the port is reused (it may have been started by another kernel).
+    Waits until the server answers its health check, or raises ``TimeoutError`` with the log's tail.
+    """
+    port = port or configured_port()
+    if health(port):
+        return endpoint_url(port)
+    log_file = log_path(port)
+    with open(log_file, "ab") as log:
+        subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+            [sys.executable, "-m", "helpers.local", "serve", "--port", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # outlives the kernel that started it
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if health(port, timeout=1.0):
+            return endpoint_url(port)
+        time.sleep(0.1)
+    tail = log_file.read_text(errors="replace")[-2000:] if log_file.exists() else ""
+    raise TimeoutError(f"the embedded local AWS did not answer on {endpoint_url(port)} within {timeout:.0f} s; log {log_file}:\n{tail}")
+
+
+def reset(port: int | None = None) -> bool:
+    """Empty every resource and the runtime's state. Returns False when no server runs."""
+    return _request(port or configured_port(), RESET_PATH, method="POST", timeout=30) is not None
+
+
+def stop(port: int | None = None, timeout: float = 10.0) -> bool:
+    """Stop the server on ``port``. Returns False when none was running; waits until the port is free."""
+    port = port or configured_port()
+    info = health(port)
+    if not info:
+        return False
+    _request(port, SHUTDOWN_PATH, method="POST")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not health(port, timeout=0.5):
+            return True
+        time.sleep(0.1)
+    try:
+        os.kill(int(info["pid"]), signal.SIGTERM)
+    except (OSError, KeyError, ValueError):
+        pass
+    return True
+
+
+# --------------------------------------------------------------------------- the server process
+
+
+class _Extensions:
+    """WSGI middleware: our health/reset/shutdown routes in front of moto's application."""
+
+    def __init__(self, moto_app: Callable, on_reset: Callable[[], None], on_shutdown: Callable[[], None], started: float):
+        self.moto_app = moto_app
+        self.on_reset = on_reset
+        self.on_shutdown = on_shutdown
+        self.started = started
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if path == HEALTH_PATH:
+            return self._json(start_response, self.health())
+        if path == RESET_PATH and environ.get("REQUEST_METHOD") == "POST":
+            self.on_reset()
+            return self._json(start_response, {"reset": True})
+        if path == SHUTDOWN_PATH and environ.get("REQUEST_METHOD") == "POST":
+            threading.Thread(target=self.on_shutdown, daemon=True).start()
+            return self._json(start_response, {"stopping": True})
+        return self.moto_app(environ, start_response)
+
+    def health(self) -> dict[str, Any]:
+        import moto
+
+        from . import runtime
+
+        return {
+            "server": SERVER_NAME,
+            "pid": os.getpid(),
+            "moto": moto.__version__,
+            "uptime_seconds": round(time.time() - self.started, 3),
+            "runtime": runtime.status(),
+        }
+
+    @staticmethod
+    def _json(start_response: Callable, payload: dict[str, Any]) -> list[bytes]:
+        body = json.dumps(payload).encode()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+
+def serve(port: int | None = None) -> None:
+    """Run the server in this process until shutdown (``python -m helpers.local serve``)."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
+
+    from . import runtime
+
+    port = port or configured_port()
+    logging.basicConfig(level=os.environ.get("TTL_ARCHIVE_LOCAL_LOG_LEVEL", "INFO"), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    runtime.prepare()  # before the first request: patches moto where it must behave like AWS
+    moto_app = DomainDispatcherApplication(create_backend_app)
+    server_box: dict[str, Any] = {}
+
+    def do_reset() -> None:
+        from moto.moto_api._internal.models import moto_api_backend
+
+        runtime.reset()
+        moto_api_backend.reset()
+
+    def do_shutdown() -> None:
+        time.sleep(0.05)  # let the shutdown request's response go out first
+        runtime.stop()
+        server_box["server"].shutdown()
+
+    app = _Extensions(moto_app, do_reset, do_shutdown, time.time())
+    server = make_server(HOST, port, app, threaded=True, request_handler=MotoRequestHandler)
+    server_box["server"] = server
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=do_shutdown, daemon=True).start())
+    runtime.start(endpoint_url(port))
+    LOG.info("%s listening on %s (pid %s)", SERVER_NAME, endpoint_url(port), os.getpid())
+    try:
+        server.serve_forever()
+    finally:
+        runtime.stop()

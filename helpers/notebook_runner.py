@@ -1,0 +1,67 @@
+"""Run notebooks headless, top to bottom, and write the executed copies (``make demo``).
+
+``python -m helpers.notebook_runner --output-dir build notebooks`` runs every ``notebooks/*.ipynb`` in
+name order (00, 01, ... 99) on the target chosen by ``TTL_ARCHIVE_TARGET`` (default: the embedded local
+AWS) and stops at the first failure with the failing cell's error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+DEFAULT_TIMEOUT = 600  # seconds per cell
+
+
+def notebooks_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith("."))
+
+
+def run_notebook(path: Path, output_dir: Path | None = None, timeout: int = DEFAULT_TIMEOUT) -> Path | None:
+    """Execute ``path`` in a fresh kernel whose working directory is the notebook's folder.
+
+    Writes the executed copy to ``output_dir`` (when given) even if a cell fails, then re-raises
+    the failure (``nbclient.exceptions.CellExecutionError``). Returns the written path.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    out = None
+    try:
+        client.execute()
+    finally:
+        if output_dir is not None:
+            output_dir.mkdir(parents=True, exist_ok=True)
+            out = output_dir / path.name
+            nbformat.write(nb, out)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers.notebook_runner", description=__doc__.splitlines()[0])
+    parser.add_argument("paths", nargs="+", type=Path, help="notebooks, or folders of notebooks")
+    parser.add_argument("--output-dir", type=Path, default=Path("build"))
+    parser.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT, help="seconds per cell")
+    args = parser.parse_args(argv)
+    paths: list[Path] = []
+    for p in args.paths:
+        paths.extend(notebooks_in(p) if p.is_dir() else [p])
+    for p in paths:
+        started = time.monotonic()
+        print(f"running {p} ...", flush=True)
+        try:
+            run_notebook(p, args.output_dir, args.timeout)
+        except Exception as err:  # noqa: BLE001 - report which notebook failed, then exit non-zero
+            print(f"FAILED {p} after {time.monotonic() - started:.1f} s: {err}", file=sys.stderr)
+            return 1
+        print(f"ok      {p} in {time.monotonic() - started:.1f} s -> {args.output_dir / p.name}", flush=True)
+    print(f"{len(paths)} notebooks ran top to bottom; executed copies in {args.output_dir}/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

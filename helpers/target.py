@@ -1,0 +1,138 @@
+"""Choosing where the pipeline runs: the embedded local AWS (default) or a real AWS account.
+
+One setting chooses: ``TTL_ARCHIVE_TARGET`` = ``local`` (default) or ``aws``.
+
+* ``local``: the embedded local AWS on 127.0.0.1 (started on first use, shared by every kernel),
+  with fixed fake credentials. Nothing to configure.
+* ``aws``: the standard credential chain (``AWS_PROFILE``, environment variables, SSO, instance
+  roles...) and a region from ``AWS_REGION`` / ``AWS_DEFAULT_REGION`` / the profile. Another emulator is
+  reachable the same way by setting ``AWS_ENDPOINT_URL``.
+
+Every helper takes the ``boto3.Session`` returned here, so tests and notebooks choose the target once.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import boto3
+import botocore.exceptions
+
+TARGET_ENV = "TTL_ARCHIVE_TARGET"
+TARGETS = ("local", "aws")
+LOCAL_REGION_DEFAULT = "us-east-1"
+LOCAL_ACCESS_KEY = "testing"  # moto accepts any key; these are not secrets
+
+
+class CredentialsMissing(RuntimeError):
+    """Raised instead of botocore's stack trace when the ``aws`` target has no usable credentials."""
+
+
+def configured_target() -> str:
+    target = os.environ.get(TARGET_ENV, "local").strip().lower() or "local"
+    if target not in TARGETS:
+        raise ValueError(f"{TARGET_ENV} must be one of {', '.join(TARGETS)}; got {target!r}")
+    return target
+
+
+def session(target: str | None = None, region: str | None = None, profile: str | None = None) -> boto3.Session:
+    """A boto3 session for the chosen target (see the module docstring).
+
+    For ``local`` this starts the embedded local AWS if it is not running and points every client
+    of the session at it. For ``aws`` it checks that credentials and a region exist and raises
+    :class:`CredentialsMissing` with what to set when they do not.
+    """
+    target = target or configured_target()
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {', '.join(TARGETS)}; got {target!r}")
+    if target == "local":
+        from .local import ensure_running
+
+        url = ensure_running()
+        return EndpointSession(
+            endpoint_url=url,
+            aws_access_key_id=LOCAL_ACCESS_KEY,
+            aws_secret_access_key=LOCAL_ACCESS_KEY,
+            region_name=region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or LOCAL_REGION_DEFAULT,
+        )
+    try:
+        sess = boto3.Session(profile_name=profile, region_name=region)
+    except botocore.exceptions.ProfileNotFound as err:
+        raise CredentialsMissing(f"{err}. Set AWS_PROFILE to a profile in ~/.aws/config, or unset it to use the default chain.") from None
+    if sess.get_credentials() is None:
+        raise CredentialsMissing(
+            "No AWS credentials found for the 'aws' target. Set AWS_PROFILE (after `aws configure` or "
+            "`aws sso login`), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or set "
+            f"{TARGET_ENV}=local to use the embedded local AWS."
+        )
+    if not sess.region_name:
+        raise CredentialsMissing("No AWS region set for the 'aws' target. Set AWS_REGION (for example AWS_REGION=ap-northeast-1) or a region in your profile.")
+    return sess
+
+
+class EndpointSession(boto3.Session):
+    """A ``boto3.Session`` whose clients and resources all use one endpoint URL (an emulator)."""
+
+    def __init__(self, *, endpoint_url: str, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.endpoint_url = endpoint_url
+
+    def client(self, service_name: str, *args: object, **kwargs: object):  # type: ignore[override]
+        if not args:
+            kwargs.setdefault("endpoint_url", self.endpoint_url)
+        return super().client(service_name, *args, **kwargs)  # type: ignore[arg-type]
+
+    def resource(self, service_name: str, *args: object, **kwargs: object):  # type: ignore[override]
+        if not args:
+            kwargs.setdefault("endpoint_url", self.endpoint_url)
+        return super().resource(service_name, *args, **kwargs)  # type: ignore[arg-type]
+
+    def __repr__(self) -> str:
+        return f"EndpointSession(region_name={self.region_name!r}, endpoint_url={self.endpoint_url!r})"
+
+
+def endpoint_of(sess: boto3.Session) -> str | None:
+    """The endpoint URL the session's clients use, or None for AWS's own endpoints."""
+    return getattr(sess, "endpoint_url", None) or os.environ.get("AWS_ENDPOINT_URL") or None
+
+
+def is_local(sess: boto3.Session) -> bool:
+    """True when the session points at the embedded local AWS."""
+    from .local import HOST
+
+    url = endpoint_of(sess)
+    return bool(url) and f"//{HOST}:" in url
+
+
+@dataclass(frozen=True)
+class Identity:
+    account_id: str
+    region: str
+    arn: str
+    endpoint_url: str | None
+
+    @property
+    def partition(self) -> str:
+        return self.arn.split(":")[1] if self.arn.startswith("arn:") else "aws"
+
+    def describe(self) -> str:
+        where = f"endpoint {self.endpoint_url}" if self.endpoint_url else "AWS"
+        return f"account {self.account_id}, region {self.region}, as {self.arn} ({where})"
+
+
+def identity(sess: boto3.Session) -> Identity:
+    """Who and where the session acts: account id, region, caller ARN. Calls STS GetCallerIdentity.
+
+    Raises :class:`CredentialsMissing` with what to set when credentials are absent or rejected.
+    """
+    try:
+        who = sess.client("sts").get_caller_identity()
+    except botocore.exceptions.NoCredentialsError:
+        raise CredentialsMissing(f"No AWS credentials found. Set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or {TARGET_ENV}=local.") from None
+    except botocore.exceptions.ClientError as err:
+        code = err.response["Error"]["Code"]
+        if code in {"InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken", "ExpiredTokenException", "AccessDenied"}:
+            raise CredentialsMissing(f"AWS rejected the credentials ({code}): refresh them (`aws sso login`, new keys) or pick another AWS_PROFILE.") from None
+        raise
+    return Identity(account_id=who["Account"], region=sess.region_name, arn=who["Arn"], endpoint_url=endpoint_of(sess))
