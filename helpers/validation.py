@@ -1,0 +1,100 @@
+"""AWS naming rules, checked before any AWS call. Each failure is a ``ValueError`` that quotes the rule."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+_TABLE = re.compile(r"^[a-zA-Z0-9_.-]{3,255}$")
+_ATTRIBUTE_MAX = 255
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_FIREHOSE = re.compile(r"^[a-zA-Z0-9_.-]{1,64}$")
+_ROLE = re.compile(r"^[\w+=,.@-]{1,64}$")
+_FUNCTION = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+_QUEUE = re.compile(r"^[a-zA-Z0-9_-]{1,80}$")
+_STACK = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}[a-z0-9]$")
+
+GLACIER_CLASSES = ("GLACIER_IR", "GLACIER", "DEEP_ARCHIVE")
+
+
+def _fail(kind: str, value: object, rule: str) -> None:
+    raise ValueError(f"invalid {kind} {value!r}: {rule}")
+
+
+def table_name(name: str) -> str:
+    if not isinstance(name, str) or not _TABLE.match(name):
+        _fail("DynamoDB table name", name, "table names are 3-255 characters of a-z, A-Z, 0-9, '_', '-' and '.'")
+    return name
+
+
+def attribute_name(name: str, kind: str = "attribute name") -> str:
+    if not isinstance(name, str) or not 1 <= len(name.encode()) <= _ATTRIBUTE_MAX:
+        _fail(f"DynamoDB {kind}", name, "key and TTL attribute names are 1-255 bytes of UTF-8")
+    return name
+
+
+def bucket_name(name: str) -> str:
+    rule = (
+        "bucket names are 3-63 characters of lowercase letters, digits, dots and hyphens, start and end with "
+        "a letter or digit, have no two adjacent dots, are not formatted as an IP address, and do not start "
+        "with 'xn--', 'sthree-' or 'amzn-s3-demo-' nor end with '-s3alias', '--ol-s3', '.mrap' or '--x-s3'"
+    )
+    if not isinstance(name, str) or not _BUCKET.match(name) or ".." in name:
+        _fail("S3 bucket name", name, rule)
+    try:
+        ipaddress.IPv4Address(name)
+    except ValueError:
+        pass
+    else:
+        _fail("S3 bucket name", name, rule)
+    if name.startswith(("xn--", "sthree-", "amzn-s3-demo-")) or name.endswith(("-s3alias", "--ol-s3", ".mrap", "--x-s3")):
+        _fail("S3 bucket name", name, rule)
+    return name
+
+
+def delivery_stream_name(name: str) -> str:
+    if not isinstance(name, str) or not _FIREHOSE.match(name):
+        _fail("Firehose stream name", name, "delivery stream names are 1-64 characters of a-z, A-Z, 0-9, '_', '-' and '.'")
+    return name
+
+
+def role_name(name: str) -> str:
+    if not isinstance(name, str) or not _ROLE.match(name):
+        _fail("IAM role name", name, "role names are 1-64 characters of letters, digits and '+=,.@_-'")
+    return name
+
+
+def function_name(name: str) -> str:
+    if not isinstance(name, str) or not _FUNCTION.match(name):
+        _fail("Lambda function name", name, "function names are 1-64 characters of a-z, A-Z, 0-9, '-' and '_'")
+    return name
+
+
+def queue_name(name: str) -> str:
+    if not isinstance(name, str) or not _QUEUE.match(name):
+        _fail("SQS queue name", name, "queue names are 1-80 characters of a-z, A-Z, 0-9, '-' and '_'")
+    return name
+
+
+def stack_name(name: str) -> str:
+    if not isinstance(name, str) or not _STACK.match(name):
+        _fail("stack name", name, "stack names are 2-32 characters of lowercase letters, digits and '-', starting and ending with a letter or digit (they become part of bucket names)")
+    return name
+
+
+def prefix(value: str, kind: str = "S3 prefix") -> str:
+    if not isinstance(value, str) or not value or value.startswith("/") or not value.endswith("/"):
+        _fail(kind, value, "prefixes are non-empty, do not start with '/' and end with '/'")
+    return value
+
+
+def glacier_class(value: str) -> str:
+    if value not in GLACIER_CLASSES:
+        _fail("lifecycle storage class", value, f"choose one of {', '.join(GLACIER_CLASSES)}")
+    return value
+
+
+def int_range(value: object, low: int, high: int, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        _fail(what, value, f"must be a whole number from {low} to {high}")
+    return value  # type: ignore[return-value]
