@@ -1,0 +1,319 @@
+"""The Firehose stream that turns archived lines into GZIP objects under the archive bucket's prefix.
+
+A Direct PUT stream (the archiver function calls PutRecordBatch) with an extended S3 destination:
+
+* buffering hints from :class:`~helpers.settings.Settings` (1-128 MiB, 0-900 s; objects appear once one
+  of the two is reached, so on AWS expect a delay of up to the interval);
+* ``GZIP`` compression;
+* a prefix with timestamp expressions, ``<archive_prefix>!{timestamp:yyyy}/!{timestamp:MM}/!{timestamp:dd}/!{timestamp:HH}/``
+  (UTC, the time Firehose received the record), and the error output prefix AWS requires with them,
+  ``<error_prefix>!{firehose:error-output-type}/!{timestamp:yyyy}/!{timestamp:MM}/!{timestamp:dd}/``;
+* error logging to ``/aws/kinesisfirehose/<stream>`` (log stream ``DestinationDelivery``), which this
+  module creates with a retention period, because the API (unlike the console) does not;
+* encryption at rest twice over: the stream's buffer with an AWS owned key
+  (``DeliveryStreamEncryptionConfigurationInput``, free, Direct PUT only), and the delivered objects by
+  the bucket's default encryption (SSE-S3, set by :mod:`helpers.s3`). With SSE-S3 the delivery role needs
+  no KMS permissions.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Callable
+
+from botocore.exceptions import ClientError
+
+from . import tagging, validation
+from .iam import FIREHOSE_LOG_STREAM, firehose_log_group_name
+from .outcome import ALREADY_THERE, CREATED, UPDATED, Ensured
+from .retry import retry_on_iam_propagation, wait_until
+from .settings import Settings
+
+LOG = logging.getLogger(__name__)
+
+COMPRESSION = "GZIP"
+ENCRYPTION_KEY_TYPE = "AWS_OWNED_CMK"
+LOG_RETENTION_DAYS = 14
+BUFFER_SIZE_RANGE = (1, 128)  # MiB, S3 destination
+BUFFER_INTERVAL_RANGE = (0, 900)  # seconds
+TIMESTAMP_PATH = "!{timestamp:yyyy}/!{timestamp:MM}/!{timestamp:dd}/!{timestamp:HH}/"
+ERROR_PATH = "!{firehose:error-output-type}/!{timestamp:yyyy}/!{timestamp:MM}/!{timestamp:dd}/"
+# The fields of ExtendedS3DestinationConfiguration this module sets, compared to decide on an update.
+MANAGED_FIELDS = ("RoleARN", "BucketARN", "Prefix", "ErrorOutputPrefix", "BufferingHints", "CompressionFormat", "CloudWatchLoggingOptions")
+
+
+def buffering_hints(settings: Settings) -> dict[str, int]:
+    """The S3 buffering hints, validated against AWS's ranges (``ValueError`` quoting the rule)."""
+    size = validation.int_range(settings.buffer_size_mib, *BUFFER_SIZE_RANGE, "Firehose buffer size (MiB)")
+    interval = validation.int_range(settings.buffer_interval_seconds, *BUFFER_INTERVAL_RANGE, "Firehose buffer interval (seconds)")
+    return {"SizeInMBs": size, "IntervalInSeconds": interval}
+
+
+def object_prefixes(settings: Settings) -> tuple[str, str]:
+    """(Prefix, ErrorOutputPrefix): the archive and error prefixes with Firehose's timestamp expressions."""
+    archive = validation.prefix(settings.archive_prefix, "archive prefix")
+    errors = validation.prefix(settings.error_prefix, "error prefix")
+    if archive.startswith(errors) or errors.startswith(archive):
+        raise ValueError(f"invalid prefixes {archive!r} and {errors!r}: the archive and error prefixes must not contain one another")
+    return archive + TIMESTAMP_PATH, errors + ERROR_PATH
+
+
+def destination_config(settings: Settings, *, bucket_arn: str, role_arn: str) -> dict[str, Any]:
+    """The ExtendedS3DestinationConfiguration this module creates (and compares on later runs)."""
+    if not isinstance(bucket_arn, str) or not bucket_arn.startswith("arn:") or ":s3:::" not in bucket_arn:
+        raise ValueError(f"invalid bucket ARN {bucket_arn!r}: expected arn:<partition>:s3:::<bucket>")
+    validation.bucket_name(bucket_arn.split(":::", 1)[1])
+    if not isinstance(role_arn, str) or not role_arn.startswith("arn:") or ":role/" not in role_arn:
+        raise ValueError(f"invalid role ARN {role_arn!r}: expected arn:<partition>:iam::<account>:role/<name>")
+    prefix, error_prefix = object_prefixes(settings)
+    return {
+        "RoleARN": role_arn,
+        "BucketARN": bucket_arn,
+        "Prefix": prefix,
+        "ErrorOutputPrefix": error_prefix,
+        "BufferingHints": buffering_hints(settings),
+        "CompressionFormat": COMPRESSION,
+        "CloudWatchLoggingOptions": {
+            "Enabled": True,
+            "LogGroupName": firehose_log_group_name(settings),
+            "LogStreamName": FIREHOSE_LOG_STREAM,
+        },
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# The delivery log group
+
+
+def log_group_tags(session, name: str) -> dict[str, str] | None:
+    """A log group's tags, or None when there is no log group of that exact name."""
+    logs = session.client("logs")
+    for group in logs.describe_log_groups(logGroupNamePrefix=name).get("logGroups", []):
+        if group["logGroupName"] == name:
+            arn = group.get("logGroupArn") or group["arn"].removesuffix(":*")
+            return dict(logs.list_tags_for_resource(resourceArn=arn).get("tags", {}))
+    return None
+
+
+def ensure_delivery_log_group(session, settings: Settings) -> Ensured:
+    """The log group and log stream Firehose reports delivery errors to, tagged, with a retention period.
+
+    Idempotent. Refuses (``RuntimeError``) a log group of that name that is not tagged for this stack.
+    """
+    name = firehose_log_group_name(settings)
+    logs = session.client("logs")
+    tags = settings.tags()
+    changes: list[str] = []
+    current = log_group_tags(session, name)
+    if current is None:
+        try:
+            logs.create_log_group(logGroupName=name, tags=tags)
+            action = CREATED
+        except ClientError as err:
+            if err.response["Error"]["Code"] != "ResourceAlreadyExistsException":
+                raise
+            action = ALREADY_THERE
+    else:
+        if not tagging.is_ours(current, settings.stack):
+            raise RuntimeError(f"log group {name} exists but is not tagged for stack {settings.stack!r}; delete it or choose another stack name (TTL_ARCHIVE_STACK)")
+        action = ALREADY_THERE
+    group = next(g for g in logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"] if g["logGroupName"] == name)
+    if group.get("retentionInDays") != LOG_RETENTION_DAYS:
+        logs.put_retention_policy(logGroupName=name, retentionInDays=LOG_RETENTION_DAYS)
+        if action != CREATED:
+            changes.append(f"retention set to {LOG_RETENTION_DAYS} days")
+    streams = logs.describe_log_streams(logGroupName=name, logStreamNamePrefix=FIREHOSE_LOG_STREAM).get("logStreams", [])
+    if not any(s["logStreamName"] == FIREHOSE_LOG_STREAM for s in streams):
+        try:
+            logs.create_log_stream(logGroupName=name, logStreamName=FIREHOSE_LOG_STREAM)
+        except ClientError as err:
+            if err.response["Error"]["Code"] != "ResourceAlreadyExistsException":
+                raise
+        if action != CREATED:
+            changes.append(f"log stream {FIREHOSE_LOG_STREAM} created")
+    if current is not None:
+        missing = {k: v for k, v in tags.items() if current.get(k) != v}
+        if missing:
+            arn = group.get("logGroupArn") or group["arn"].removesuffix(":*")
+            logs.tag_resource(resourceArn=arn, tags=missing)
+            changes.append(f"tags set: {', '.join(sorted(missing))}")
+    if action == ALREADY_THERE and changes:
+        action = UPDATED
+    return Ensured("log group", name, action, group, changes).log(LOG)
+
+
+def delete_log_group(session, name: str) -> bool:
+    """Delete a log group; True when one was deleted, False when there was none."""
+    try:
+        session.client("logs").delete_log_group(logGroupName=name)
+    except ClientError as err:
+        if err.response["Error"]["Code"] == "ResourceNotFoundException":
+            return False
+        raise
+    return True
+
+
+# --------------------------------------------------------------------------------------------------
+# The delivery stream
+
+
+def describe_delivery_stream(session, name: str) -> dict[str, Any] | None:
+    """The stream's ``DeliveryStreamDescription`` as AWS returns it, or None when it does not exist."""
+    validation.delivery_stream_name(name)
+    try:
+        return session.client("firehose").describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"]
+    except ClientError as err:
+        if err.response["Error"]["Code"] == "ResourceNotFoundException":
+            return None
+        raise
+
+
+def delivery_stream_tags(session, name: str) -> dict[str, str] | None:
+    """The stream's tags, or None when it does not exist."""
+    try:
+        response = session.client("firehose").list_tags_for_delivery_stream(DeliveryStreamName=name)
+    except ClientError as err:
+        if err.response["Error"]["Code"] == "ResourceNotFoundException":
+            return None
+        raise
+    return tagging.from_key_value_list(response.get("Tags"))
+
+
+def _wait_active(session, name: str, *, timeout: float, sleep: Callable[[float], None]) -> dict[str, Any]:
+    def check() -> dict[str, Any] | None:
+        description = describe_delivery_stream(session, name)
+        if description is None:
+            raise RuntimeError(f"Firehose stream {name} disappeared while waiting for it to become ACTIVE")
+        status = description["DeliveryStreamStatus"]
+        if status.endswith("_FAILED"):
+            failure = description.get("FailureDescription", {})
+            raise RuntimeError(f"Firehose stream {name} is {status}: {failure.get('Type', '')} {failure.get('Details', '')}".strip())
+        encryption = _encryption_status(description)
+        if encryption.endswith("_FAILED"):
+            raise RuntimeError(f"Firehose stream {name}: server-side encryption is {encryption}")
+        if status == "ACTIVE" and encryption not in {"ENABLING", "DISABLING"}:
+            return description
+        return None
+
+    return wait_until(check, what=f"Firehose stream {name} to become ACTIVE", timeout=timeout, sleep=sleep)
+
+
+def _encryption_status(description: dict[str, Any]) -> str:
+    config = description.get("DeliveryStreamEncryptionConfiguration") or {}
+    # AWS always reports Status; the local emulator omits it for a stream created with encryption on.
+    return config.get("Status") or ("ENABLED" if config.get("KeyType") else "DISABLED")
+
+
+def _managed_subset(destination: dict[str, Any]) -> dict[str, Any]:
+    return {key: destination.get(key) for key in MANAGED_FIELDS}
+
+
+def _differences(current: dict[str, Any], desired: dict[str, Any]) -> list[str]:
+    return [f"{key}: {current.get(key)!r} -> {desired[key]!r}" for key in MANAGED_FIELDS if current.get(key) != desired[key]]
+
+
+def ensure_delivery_stream(
+    session,
+    settings: Settings,
+    *,
+    bucket_arn: str,
+    role_arn: str,
+    timeout: float = 600.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Ensured:
+    """Create or update this stack's Direct PUT stream to ``bucket_arn``, written with ``role_arn``.
+
+    Validates names, buffering hints and prefixes first (``ValueError`` quoting the rule). Ensures the
+    delivery log group (:func:`ensure_delivery_log_group`). Creates the stream when missing, retrying
+    while a new role is not assumable yet (bounded backoff); when it exists and its destination
+    differs, calls UpdateDestination with the current version id and destination id; turns on
+    server-side encryption when it is off; adds missing tags. Waits until ACTIVE (``TimeoutError``
+    after ``timeout`` s). Refuses (``RuntimeError``) a stream of that name that is not tagged for this
+    stack, or that is not a Direct PUT stream with an S3 destination.
+    Returns the stream's description; ``action`` is "created", "updated" or "already there".
+    """
+    name = validation.delivery_stream_name(settings.delivery_stream_name)
+    desired = destination_config(settings, bucket_arn=bucket_arn, role_arn=role_arn)
+    firehose = session.client("firehose")
+    tags = settings.tags()
+    changes: list[str] = []
+
+    log_group = ensure_delivery_log_group(session, settings)
+    if log_group.changed:
+        changes.append(f"log group {log_group.name} {log_group.action}" + (f" ({'; '.join(log_group.changes)})" if log_group.changes else ""))
+
+    description = describe_delivery_stream(session, name)
+    if description is None:
+        retry_on_iam_propagation(
+            lambda: firehose.create_delivery_stream(
+                DeliveryStreamName=name,
+                DeliveryStreamType="DirectPut",
+                DeliveryStreamEncryptionConfigurationInput={"KeyType": ENCRYPTION_KEY_TYPE},
+                ExtendedS3DestinationConfiguration=desired,
+                Tags=tagging.as_key_value_list(tags),
+            ),
+            sleep=sleep,
+        )
+        description = _wait_active(session, name, timeout=timeout, sleep=sleep)
+        return Ensured("Firehose stream", name, CREATED, description, changes).log(LOG)
+
+    current_tags = delivery_stream_tags(session, name) or {}
+    if not tagging.is_ours(current_tags, settings.stack):
+        raise RuntimeError(
+            f"Firehose stream {name} exists but is not tagged for stack {settings.stack!r}; it is left alone. "
+            "Delete it, or choose another stack name (TTL_ARCHIVE_STACK) or stream name."
+        )
+    if description.get("DeliveryStreamType") != "DirectPut":
+        raise RuntimeError(f"Firehose stream {name} is a {description.get('DeliveryStreamType')} stream; the archiver needs Direct PUT. Delete it and run this step again.")
+    description = _wait_active(session, name, timeout=timeout, sleep=sleep)
+    destination = (description.get("Destinations") or [{}])[0]
+    current = destination.get("ExtendedS3DestinationDescription")
+    if current is None:
+        raise RuntimeError(f"Firehose stream {name} does not deliver to S3 with an extended S3 destination; delete it and run this step again.")
+
+    differences = _differences(_managed_subset(current), desired)
+    if differences:
+        retry_on_iam_propagation(
+            lambda: firehose.update_destination(
+                DeliveryStreamName=name,
+                CurrentDeliveryStreamVersionId=description["VersionId"],
+                DestinationId=destination["DestinationId"],
+                ExtendedS3DestinationUpdate=desired,
+            ),
+            sleep=sleep,
+        )
+        changes.extend(differences)
+    if _encryption_status(description) != "ENABLED":
+        firehose.start_delivery_stream_encryption(DeliveryStreamName=name, DeliveryStreamEncryptionConfigurationInput={"KeyType": ENCRYPTION_KEY_TYPE})
+        changes.append(f"server-side encryption enabled ({ENCRYPTION_KEY_TYPE})")
+    missing = {k: v for k, v in tags.items() if current_tags.get(k) != v}
+    if missing:
+        firehose.tag_delivery_stream(DeliveryStreamName=name, Tags=tagging.as_key_value_list(missing))
+        changes.append(f"tags set: {', '.join(sorted(missing))}")
+    if changes:
+        description = _wait_active(session, name, timeout=timeout, sleep=sleep)
+    return Ensured("Firehose stream", name, UPDATED if changes else ALREADY_THERE, description, changes).log(LOG)
+
+
+def delete_delivery_stream(session, name: str, *, timeout: float = 600.0, sleep: Callable[[float], None] = time.sleep) -> bool:
+    """Delete a stream and wait until it is gone. True when one was deleted, False when there was none.
+
+    Does not check tags: :func:`helpers.teardown.teardown` decides what may be deleted.
+    """
+    validation.delivery_stream_name(name)
+    firehose = session.client("firehose")
+    description = describe_delivery_stream(session, name)
+    if description is None:
+        return False
+    if description["DeliveryStreamStatus"] == "CREATING":  # AWS refuses to delete a stream being created
+        _wait_active(session, name, timeout=timeout, sleep=sleep)
+    try:
+        firehose.delete_delivery_stream(DeliveryStreamName=name)
+    except ClientError as err:
+        if err.response["Error"]["Code"] == "ResourceNotFoundException":
+            return False
+        raise
+    wait_until(lambda: describe_delivery_stream(session, name) is None, what=f"Firehose stream {name} to be deleted", timeout=timeout, sleep=sleep)
+    LOG.info("deleted Firehose stream %s", name)
+    return True
