@@ -1,0 +1,419 @@
+"""helpers.archive_reader: the archive (S3 on the embedded local AWS, or a folder copy) into pandas.
+
+Test archives are written here from the documented line format (docs/architecture.md, "Archive line
+format") by a small writer that shares no code with the reader; the round trip through the real
+archiver (helpers/archiver.py) is at the end and runs when that module exists.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import archive_reader as ar
+
+DAY = "2026/11/26"
+
+# Every DynamoDB type, in the low-level AttributeValue form a stream record's OldImage carries.
+ITEM_EVERY_TYPE = {
+    "id": {"S": "order-1"},
+    "timestamp": {"N": "1"},
+    "expires_at": {"N": "1764180000"},
+    "name": {"S": "Grüße ✓ \"quoted\"\nnewline"},
+    "exact38": {"N": "1234567890123456789012345678901234567.8"},  # 38 significant digits
+    "big_int": {"N": "12345678901234567890123456789012345678"},  # 38 digits, beyond 64 bits
+    "count": {"N": "42"},
+    "price": {"N": "19.99"},
+    "tiny": {"N": "-1E-130"},
+    "blob": {"B": b"\x00\x01\xfe\xff"},
+    "active": {"BOOL": True},
+    "nothing": {"NULL": True},
+    "attrs": {"M": {"n": {"N": "99999999999999999999999999999999999999"}, "flag": {"BOOL": False}, "none": {"NULL": True},
+                    "deep": {"L": [{"S": "x"}, {"N": "1.5"}, {"M": {"b": {"B": b"\x07"}}}]}}},
+    "history": {"L": [{"N": "1"}, {"S": "two"}, {"L": []}, {"M": {}}]},
+    "tags": {"SS": ["b", "a", "c"]},
+    "scores": {"NS": ["10", "9.5", "-1", "1E+2"]},
+    "blobs": {"BS": [b"\x02", b"\x01\x00", b"\x01"]},
+}
+
+
+# --------------------------------------------------------------------------- an independent writer
+
+
+def _number(text: str) -> int | Decimal:
+    return int(text) if text.lstrip("-").isdigit() else Decimal(text)
+
+
+def plain(av: dict) -> object:
+    """The documented plain conversion of one AttributeValue (what the reader must give back)."""
+    (kind, value), = av.items()
+    if kind == "S":
+        return value
+    if kind == "N":
+        return _number(value)
+    if kind == "B":
+        return base64.b64encode(value).decode()
+    if kind == "BOOL":
+        return value
+    if kind == "NULL":
+        return None
+    if kind == "M":
+        return {k: plain(v) for k, v in value.items()}
+    if kind == "L":
+        return [plain(v) for v in value]
+    if kind == "SS":
+        return sorted(value)
+    if kind == "NS":
+        return [_number(v) for v in sorted(value, key=Decimal)]
+    if kind == "BS":
+        return [base64.b64encode(v).decode() for v in sorted(value)]
+    raise AssertionError(kind)
+
+
+def json_text(av: dict) -> str:
+    """JSON text of one AttributeValue, numbers written with DynamoDB's own digits."""
+    (kind, value), = av.items()
+    if kind == "N":
+        return value
+    if kind == "NS":
+        return "[" + ",".join(sorted(value, key=Decimal)) + "]"
+    if kind == "M":
+        return "{" + ",".join(f"{json.dumps(k)}:{json_text(v)}" for k, v in value.items()) + "}"
+    if kind == "L":
+        return "[" + ",".join(json_text(v) for v in value) + "]"
+    return json.dumps(plain(av), ensure_ascii=False)
+
+
+def archive_line(item: dict, event_id: str | None = None, deleted_at: str = f"{DAY.replace('/', '-')}T18:00:00Z", table: str = "orders") -> str:
+    """One archive line in the documented format, for an item given as AttributeValues."""
+    event_id = event_id or uuid.uuid4().hex
+    keys = {k: item[k] for k in ("id", "timestamp") if k in item}
+    ttl = item.get("expires_at", {}).get("N")
+    envelope = {
+        "event_id": event_id,
+        "sequence_number": f"1{uuid.uuid4().int % 10**20:020d}",  # 21 digits, beyond 64 bits
+        "table": table,
+        "region": "us-east-1",
+        "event_source_arn": f"arn:aws:dynamodb:us-east-1:123456789012:table/{table}/stream/2026-11-26T00:00:00.000",
+        "deleted_at": deleted_at,
+        "ttl_attribute": "expires_at",
+    }
+    head = json.dumps(envelope)[:-1]
+    return (
+        f'{head}, "ttl": {ttl if ttl is not None else "null"}, "keys": {json_text({"M": keys})}, '
+        f'"item": {json_text({"M": item})}, "format": 1}}'
+    )
+
+
+def simple_item(i: int, ttl: int = 1764180000, **extra: dict) -> dict:
+    return {"id": {"S": f"id-{i}"}, "timestamp": {"N": str(i)}, "expires_at": {"N": str(ttl)}, "payload": {"S": "x" * (i % 7)}, **extra}
+
+
+def object_key(prefix: str, hour: str = "18", minute: int = 0, name: str = "") -> str:
+    return f"{prefix}{DAY}/{hour}/stream-1-{DAY.replace('/', '-')}-{hour}-{minute:02d}-00-{name or uuid.uuid4().hex[:8]}"
+
+
+def body(lines: list[str], compress: bool = True) -> bytes:
+    data = "".join(line + "\n" for line in lines).encode()
+    return gzip.compress(data) if compress else data
+
+
+def split_into_parts(line: str, event_id: str, size: int) -> list[str]:
+    pieces = [line[i : i + size] for i in range(0, len(line), size)]
+    return [json.dumps({"part_of": event_id, "part": i, "parts": len(pieces), "data": p, "format": 1}) for i, p in enumerate(pieces)]
+
+
+@pytest.fixture
+def bucket(session, stack) -> str:
+    name = f"{stack}-archive"
+    session.client("s3").create_bucket(Bucket=name)
+    return name
+
+
+def put(session, bucket: str, key: str, data: bytes) -> None:
+    session.client("s3").put_object(Bucket=bucket, Key=key, Body=data)
+
+
+def items_equal(got: dict, expected: dict) -> bool:
+    """Equality as documented: float columns hold values whose repr is the original number."""
+    if set(got) != set(expected):
+        return False
+    for name, value in expected.items():
+        g = got[name]
+        if isinstance(g, float):
+            if Decimal(repr(g)) != value:
+                return False
+        elif g != value or type(g) is not type(value):
+            return False
+    return True
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_round_trip_every_dynamodb_type_comes_back_exact(session, bucket):
+    other = {**ITEM_EVERY_TYPE, "id": {"S": "order-2"}, "timestamp": {"N": "2"}, "price": {"N": "0.1"}}
+    put(session, bucket, object_key("archive/"), body([archive_line(ITEM_EVERY_TYPE, "a1"), archive_line(other, "a2")]))
+
+    result = ar.read_archive(session, bucket, "archive/")
+
+    assert result.problems == [] and result.duplicates == 0
+    frame = result.frame
+    assert list(frame["event_id"]) == ["a1", "a2"]
+    got = list(ar.iter_items(frame))
+    # A NULL top-level attribute reads as a missing value (documented); NULL inside maps/lists is kept.
+    expected = [{k: plain(v) for k, v in item.items() if k != "nothing"} for item in (ITEM_EVERY_TYPE, other)]
+    for g, e in zip(got, expected):
+        assert items_equal(g, e), (g, e)
+    assert frame["nothing"].isna().all()
+    # Exact numbers: 38 digits survive; nested NULL, numbers and binaries are intact.
+    assert frame["exact38"][0] == Decimal("1234567890123456789012345678901234567.8")
+    assert frame["big_int"][0] == 12345678901234567890123456789012345678
+    assert frame["attrs"][0]["n"] == 99999999999999999999999999999999999999
+    assert frame["attrs"][0]["none"] is None and frame["attrs"][0]["deep"][2] == {"b": base64.b64encode(b"\x07").decode()}
+    assert frame["scores"][0] == [-1, Decimal("9.5"), 10, Decimal("1E+2")]
+    assert frame["blobs"][0] == [base64.b64encode(b).decode() for b in (b"\x01", b"\x01\x00", b"\x02")]
+    # Sensible dtypes.
+    dtypes = frame.dtypes.astype(str).to_dict()
+    assert dtypes["timestamp"] == "int64" and dtypes["count"] == "int64" and dtypes["expires_at"] == "int64"
+    assert dtypes["price"] == "float64" and dtypes["active"] == "bool"
+    assert dtypes["exact38"] == "object" and dtypes["big_int"] == "object" and dtypes["tiny"] == "float64"
+    assert dtypes["deleted_at"] == "datetime64[ns, UTC]" and str(frame["ttl"].dt.tz) == "UTC"
+    assert frame["ttl"][0] == pd.Timestamp(1764180000, unit="s", tz="UTC")
+    assert frame["keys"][0] == {"id": "order-1", "timestamp": 1}
+    assert frame["object_key"][0].startswith("archive/2026/11/26/18/")
+    assert frame["item_bytes"][0] == len(json.dumps(expected[0] | {"nothing": None}, ensure_ascii=False, separators=(",", ":"), default=str).encode())
+
+
+def test_gzip_and_plain_objects_are_decoded_by_content_not_name(session, bucket):
+    put(session, bucket, object_key("archive/", name="plain.gz"), body([archive_line(simple_item(1), "p1")], compress=False))
+    put(session, bucket, object_key("archive/", name="packed.json"), body([archive_line(simple_item(2), "g1")], compress=True))
+    # Two GZIP members concatenated are one valid GZIP stream.
+    put(session, bucket, object_key("archive/", name="multi"), body([archive_line(simple_item(3), "m1")]) + body([archive_line(simple_item(4), "m2")]))
+
+    result = ar.read_archive(session, bucket)
+
+    assert result.problems == []
+    assert sorted(result.frame["event_id"]) == ["g1", "m1", "m2", "p1"]
+    compressed = dict(zip(result.objects["key"].str.rsplit("-", n=1).str[-1], result.objects["compressed"]))
+    assert compressed == {"plain.gz": False, "packed.json": True, "multi": True}
+
+
+def test_duplicate_deliveries_are_removed_by_default_and_counted(session, bucket):
+    lines = [archive_line(simple_item(i), f"e{i}") for i in range(3)]
+    put(session, bucket, object_key("archive/", minute=1), body(lines))
+    put(session, bucket, object_key("archive/", minute=2), body([lines[1], lines[2], lines[2]]))  # a retried batch
+
+    result = ar.read_archive(session, bucket)
+    kept = ar.read_archive(session, bucket, drop_duplicates=False)
+
+    assert list(result.frame["event_id"]) == ["e0", "e1", "e2"] and result.duplicates == 3
+    assert len(kept.frame) == 6 and kept.duplicates == 3
+    assert "3 duplicate deliveries removed" in result.summary()
+
+
+def test_a_damaged_line_is_reported_with_key_and_line_and_skipped(session, bucket, caplog):
+    key = object_key("archive/")
+    good = [archive_line(simple_item(i), f"e{i}") for i in range(3)]
+    lines = [good[0], good[1][:40], '{"event_id": "x", "format": 1}', "[1, 2]", good[2]]
+    put(session, bucket, key, body(lines))
+
+    with caplog.at_level("WARNING", logger="helpers.archive_reader"):
+        result = ar.read_archive(session, bucket)
+
+    assert list(result.frame["event_id"]) == ["e0", "e2"]
+    assert [(p.key, p.line) for p in result.problems] == [(key, 2), (key, 3), (key, 4)]
+    assert "not valid JSON" in result.problems[0].reason and "item" in result.problems[1].reason
+    assert list(result.objects["rows"]) == [2] and list(result.objects["problems"]) == [3]
+    assert f"{key} line 2" in caplog.text  # logged, not silent
+    assert list(result.problems_frame()["line"]) == [2, 3, 4]
+
+
+def test_a_truncated_gzip_object_keeps_the_lines_before_the_damage(session, bucket):
+    lines = [archive_line(simple_item(i, payload={"S": uuid.uuid4().hex * 20}), f"e{i}") for i in range(50)]
+    whole = body(lines)
+    key = object_key("archive/", minute=1)
+    put(session, bucket, key, whole[: len(whole) // 2])
+    put(session, bucket, object_key("archive/", minute=2), body([archive_line(simple_item(99), "ok")]))
+    put(session, bucket, object_key("archive/", minute=3), b"\x1f\x8bnot really gzip")
+
+    result = ar.read_archive(session, bucket)
+
+    reasons = [p.reason for p in result.problems]
+    assert any("truncated GZIP" in r for r in reasons), reasons
+    bad_key = result.objects["key"][2]
+    assert [p.line for p in result.problems if p.key == bad_key] == [None]
+    assert result.objects["problems"].tolist()[1:] == [0, 1]
+    recovered = result.frame[result.frame["object_key"] == key]
+    assert 0 < len(recovered) < 50
+    assert list(recovered["event_id"]) == [f"e{i}" for i in range(len(recovered))]
+    assert "ok" in set(result.frame["event_id"])
+
+
+def test_an_empty_archive_gives_an_empty_frame_with_the_envelope_columns(session, bucket):
+    result = ar.read_archive(session, bucket)
+
+    assert result.empty and result.problems == [] and len(result.objects) == 0
+    assert list(result.frame.columns) == list(ar.ENVELOPE_COLUMNS)
+    assert str(result.frame["deleted_at"].dtype) == "datetime64[ns, UTC]"
+    assert "empty" in result.summary()
+    missing = ar.read_archive(session, bucket + "-nope", missing_ok=True)
+    assert missing.missing and "does not exist" in missing.summary()
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        ar.read_archive(session, bucket + "-nope")
+
+
+def test_the_time_range_downloads_only_objects_that_can_hold_items_in_range(session, bucket):
+    # Objects filed under 16h, 18h (two), 20h on 2026-11-26, and one a day later.
+    layout = {
+        "archive/2026/11/26/16/s-1-2026-11-26-16-00-00-a": "2026-11-26T16:00:00Z",
+        "archive/2026/11/26/18/s-1-2026-11-26-18-00-00-b": "2026-11-26T18:00:00Z",
+        "archive/2026/11/26/18/s-1-2026-11-26-18-30-00-c": "2026-11-26T18:29:00Z",
+        "archive/2026/11/26/20/s-1-2026-11-26-20-00-00-d": "2026-11-26T20:00:00Z",
+        "archive/2026/11/27/18/s-1-2026-11-27-18-00-00-e": "2026-11-27T18:00:00Z",
+    }
+    for n, (key, deleted_at) in enumerate(layout.items()):
+        put(session, bucket, key, body([archive_line(simple_item(n), f"e{n}", deleted_at=deleted_at)]))
+    late = "archive/2026/11/26/19/s-1-2026-11-26-19-00-00-late"  # deleted in range, delivered in the next hour
+    put(session, bucket, late, body([archive_line(simple_item(9), "late", deleted_at="2026-11-26T18:59:59Z")]))
+    downloaded: list[str] = []
+    listed: list[str] = []
+    session.events.register("provide-client-params.s3.GetObject", lambda params, **_: downloaded.append(params["Key"]))
+    session.events.register("provide-client-params.s3.ListObjectsV2", lambda params, **_: listed.append(params.get("Prefix", "")))
+
+    result = ar.read_archive(session, bucket, start="2026-11-26T18:00:00Z", end=pd.Timestamp("2026-11-26 19:00"), error_prefix=None)
+
+    assert sorted(result.frame["event_id"]) == ["e1", "e2", "late"]
+    assert sorted(downloaded) == sorted([*list(layout)[1:3], late])
+    assert result.skipped_objects == 2  # 16h and 20h were listed (same day) but not downloaded
+    assert "archive/2026/11/26/" in listed and not any(p.startswith("archive/2026/11/27") for p in listed)
+    assert result.out_of_range == 0
+    # Rows are filtered by deletion time too: objects of 18h hold items deleted from 18:00 on.
+    narrow = ar.read_archive(session, bucket, start="2026-11-26T18:10:00Z", end="2026-11-26T18:40:00Z")
+    assert list(narrow.frame["event_id"]) == ["e2"] and narrow.out_of_range == 2
+
+
+def test_error_prefix_objects_are_read_and_reported_separately(session, bucket):
+    put(session, bucket, object_key("archive/"), body([archive_line(simple_item(1), "good")]))
+    raw = (archive_line(simple_item(2), "failed-1") + "\n").encode()
+    error_lines = [
+        json.dumps({"attemptsMade": 4, "arrivalTimestamp": 1764180000000, "errorCode": "S3.AccessDenied", "errorMessage": "Access Denied", "rawData": base64.b64encode(raw).decode()}),
+        "garbage",
+    ]
+    error_key = f"errors/processing-failed/{DAY}/18/s-1-2026-11-26-18-00-00-x"
+    put(session, bucket, error_key, body(error_lines))
+
+    result = ar.read_archive(session, bucket)
+
+    assert list(result.frame["event_id"]) == ["good"]
+    assert list(result.error_objects["key"]) == [error_key] and len(result.objects) == 1
+    rec = result.error_records.iloc[0]
+    assert rec["error_code"] == "S3.AccessDenied" and rec["event_id"] == "failed-1" and rec["attempts"] == 4
+    assert rec["arrived_at"] == pd.Timestamp(1764180000, unit="s", tz="UTC") and rec["raw_bytes"] == len(raw)
+    assert [(p.key, p.line) for p in result.problems] == [(error_key, 2)]
+    assert "1 records in 1 error objects" in result.summary()
+
+
+def test_an_error_prefix_inside_the_archive_prefix_is_kept_out_of_the_rows(session, bucket):
+    put(session, bucket, object_key("archive/"), body([archive_line(simple_item(1), "good")]))
+    put(session, bucket, "archive/errors/x", body([json.dumps({"errorCode": "E", "rawData": ""})]))
+
+    result = ar.read_archive(session, bucket, error_prefix="archive/errors/")
+
+    assert list(result.frame["event_id"]) == ["good"] and result.problems == []
+    assert list(result.error_records["error_code"]) == ["E"]
+
+
+def test_a_record_split_into_parts_is_joined_even_across_objects(session, bucket):
+    big = simple_item(1, payload={"S": "é" * 3000})
+    line = archive_line(big, "big")
+    parts = split_into_parts(line, "big", 1000)
+    assert len(parts) >= 3
+    put(session, bucket, object_key("archive/", minute=1), body(parts[:2] + [archive_line(simple_item(2), "small")]))
+    put(session, bucket, object_key("archive/", minute=2), body(parts[2:] + parts[:1]))  # a re-delivered part too
+    put(session, bucket, object_key("archive/", minute=3), body(split_into_parts(archive_line(simple_item(3), "lost"), "lost", 50)[:-1]))
+
+    result = ar.read_archive(session, bucket)
+
+    assert sorted(result.frame["event_id"]) == ["big", "small"]
+    row = result.frame.set_index("event_id").loc["big"]
+    assert row["payload"] == "é" * 3000
+    assert [p.reason for p in result.problems] == [p.reason for p in result.problems if "lost" in p.reason and "incomplete" in p.reason]
+    assert len(result.problems) == 1
+
+
+def test_a_local_folder_copy_reads_the_same_as_the_bucket(session, bucket, tmp_path):
+    s3 = session.client("s3")
+    keys = [object_key("archive/", minute=m) for m in range(3)]
+    for m, key in enumerate(keys):
+        put(session, bucket, key, body([archive_line(simple_item(10 * m + i), f"e{m}-{i}") for i in range(4)], compress=m != 1))
+    for key in keys:  # the copy `aws s3 sync s3://bucket folder` makes
+        path = tmp_path / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+    from_s3 = ar.read_archive(session, bucket)
+    from_folder = ar.read_archive(tmp_path, progress=False)
+    ranged = ar.read_archive(str(tmp_path), start="2026-11-26T18:00:00Z", end="2026-11-26T19:00:00Z")
+
+    pd.testing.assert_frame_equal(from_s3.frame, from_folder.frame)
+    assert len(from_folder.frame) == 12 and from_folder.source == f"folder {tmp_path}"
+    assert len(ranged.frame) == 12
+    with pytest.raises(FileNotFoundError):
+        ar.read_archive(tmp_path / "nope")
+
+
+def test_parquet_export_keeps_types_and_nested_values(session, bucket, tmp_path):
+    put(session, bucket, object_key("archive/"), body([archive_line(ITEM_EVERY_TYPE, "a1"), archive_line(simple_item(2), "a2")]))
+    result = ar.read_archive(session, bucket)
+
+    path = result.to_parquet(tmp_path / "out" / "archive.parquet")
+    back = ar.read_parquet(path)
+
+    assert path.exists() and len(back) == 2
+    assert back["attrs"][0] == result.frame["attrs"][0]  # nested, exact (JSON text in the file)
+    assert back["keys"][1] == {"id": "id-2", "timestamp": 2}
+    assert back["scores"][0] == [-1, Decimal("9.5"), 10, Decimal("1E+2")]
+    assert back["exact38"][0] == Decimal("1234567890123456789012345678901234567.8")
+    assert back["big_int"][0] == 12345678901234567890123456789012345678
+    assert back["deleted_at"].equals(result.frame["deleted_at"])
+    assert (back["ttl"] == result.frame["ttl"]).all()
+    assert back["timestamp"].tolist() == [1, 2] and back["event_id"].tolist() == ["a1", "a2"]
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(path)
+    assert str(schema.field("attrs").type) in {"string", "large_string"} and str(schema.field("exact38").type).startswith("decimal")
+
+
+def test_numbers_get_the_narrowest_exact_dtype():
+    assert ar._column([1, 2, None]).dtype == "Int64"
+    assert ar._column([1, Decimal("2.5")]).dtype == np.float64
+    assert ar._column([Decimal("0.1"), Decimal("1.23456789012345678")]).dtype == object
+    assert ar._column([2**63, 1]).dtype == object
+    assert ar._column([True, None]).dtype == "boolean"
+    assert ar._column(["a", 1]).dtype == object
+
+
+def test_a_source_must_be_a_session_with_a_bucket_or_a_folder(session):
+    with pytest.raises(ValueError, match="bucket"):
+        ar.read_archive(session)
+    with pytest.raises(ValueError, match="session"):
+        ar.read_archive("s3://bucket/archive/")
+    with pytest.raises(TypeError):
+        ar.read_archive(42)
+    with pytest.raises(ValueError, match="after start"):
+        ar.read_archive(Path("."), start="2026-01-02", end="2026-01-01")
+
+
+def test_object_hour_reads_dated_folders_or_the_firehose_name():
+    assert ar.object_hour("archive/2026/11/26/18/s-1-2026-11-26-18-05-00-x") == pd.Timestamp("2026-11-26 18:00", tz="UTC")
+    assert ar.object_hour("archive/table=a/s-1-2026-11-26-07-05-00-0a1b") == pd.Timestamp("2026-11-26 07:00", tz="UTC")
+    assert ar.object_hour("archive/whatever") is None
