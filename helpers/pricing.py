@@ -308,7 +308,7 @@ class PriceBook:
             for other in sorted(REGIONS):
                 alt = self._all.get((service, item, other))
                 if other != self.region and alt is not None and not alt.missing:
-                    logger.warning("%s/%s missing for %s: borrowing the %s figure", service, item, self.region, other)
+                    logger.info("%s/%s missing for %s: borrowing the %s figure", service, item, self.region, other)
                     return replace(alt, region=self.region, borrowed_from=other)
         raise MissingPriceError([p], context=f"region {self.region}")
 
