@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 
 _TABLE = re.compile(r"^[a-zA-Z0-9_.-]{3,255}$")
 _ATTRIBUTE_MAX = 255
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _FIREHOSE = re.compile(r"^[a-zA-Z0-9_.-]{1,64}$")
-_ROLE = re.compile(r"^[\w+=,.@-]{1,64}$")
+_ROLE = re.compile(r"^[\w+=,.@-]{1,64}$", re.ASCII)  # IAM allows ASCII letters and digits only
 _FUNCTION = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _QUEUE = re.compile(r"^[a-zA-Z0-9_-]{1,80}$")
 _STACK = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}[a-z0-9]$")
+_IP_FORMAT = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")  # "formatted as an IP address", leading zeros included
 
 GLACIER_CLASSES = ("GLACIER_IR", "GLACIER", "DEEP_ARCHIVE")
 
@@ -22,7 +22,7 @@ def _fail(kind: str, value: object, rule: str) -> None:
 
 
 def table_name(name: str) -> str:
-    if not isinstance(name, str) or not _TABLE.match(name):
+    if not isinstance(name, str) or not _TABLE.fullmatch(name):
         _fail("DynamoDB table name", name, "table names are 3-255 characters of a-z, A-Z, 0-9, '_', '-' and '.'")
     return name
 
@@ -37,47 +37,41 @@ def bucket_name(name: str) -> str:
     rule = (
         "bucket names are 3-63 characters of lowercase letters, digits, dots and hyphens, start and end with "
         "a letter or digit, have no two adjacent dots, are not formatted as an IP address, and do not start "
-        "with 'xn--', 'sthree-' or 'amzn-s3-demo-' nor end with '-s3alias', '--ol-s3', '.mrap' or '--x-s3'"
+        "with 'xn--', 'sthree-' or 'amzn-s3-demo-' nor end with '-s3alias', '--ol-s3', '.mrap', '--x-s3' or '--table-s3'"
     )
-    if not isinstance(name, str) or not _BUCKET.match(name) or ".." in name:
+    if not isinstance(name, str) or not _BUCKET.fullmatch(name) or ".." in name or _IP_FORMAT.fullmatch(name):
         _fail("S3 bucket name", name, rule)
-    try:
-        ipaddress.IPv4Address(name)
-    except ValueError:
-        pass
-    else:
-        _fail("S3 bucket name", name, rule)
-    if name.startswith(("xn--", "sthree-", "amzn-s3-demo-")) or name.endswith(("-s3alias", "--ol-s3", ".mrap", "--x-s3")):
+    if name.startswith(("xn--", "sthree-", "amzn-s3-demo-")) or name.endswith(("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")):
         _fail("S3 bucket name", name, rule)
     return name
 
 
 def delivery_stream_name(name: str) -> str:
-    if not isinstance(name, str) or not _FIREHOSE.match(name):
+    if not isinstance(name, str) or not _FIREHOSE.fullmatch(name):
         _fail("Firehose stream name", name, "delivery stream names are 1-64 characters of a-z, A-Z, 0-9, '_', '-' and '.'")
     return name
 
 
 def role_name(name: str) -> str:
-    if not isinstance(name, str) or not _ROLE.match(name):
+    if not isinstance(name, str) or not _ROLE.fullmatch(name):
         _fail("IAM role name", name, "role names are 1-64 characters of letters, digits and '+=,.@_-'")
     return name
 
 
 def function_name(name: str) -> str:
-    if not isinstance(name, str) or not _FUNCTION.match(name):
+    if not isinstance(name, str) or not _FUNCTION.fullmatch(name):
         _fail("Lambda function name", name, "function names are 1-64 characters of a-z, A-Z, 0-9, '-' and '_'")
     return name
 
 
 def queue_name(name: str) -> str:
-    if not isinstance(name, str) or not _QUEUE.match(name):
+    if not isinstance(name, str) or not _QUEUE.fullmatch(name):
         _fail("SQS queue name", name, "queue names are 1-80 characters of a-z, A-Z, 0-9, '-' and '_'")
     return name
 
 
 def stack_name(name: str) -> str:
-    if not isinstance(name, str) or not _STACK.match(name):
+    if not isinstance(name, str) or not _STACK.fullmatch(name):
         _fail("stack name", name, "stack names are 2-32 characters of lowercase letters, digits and '-', starting and ending with a letter or digit (they become part of bucket names)")
     return name
 
