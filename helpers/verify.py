@@ -1,0 +1,491 @@
+"""Prove the pipeline end to end: write items that TTL will delete (and controls that it must not
+archive), wait until the archive holds every expired item, and compare.
+
+A *run* writes, under keys unique to it (``verify-<run id>-<kind>-<n>``):
+
+* ``expired``: items whose TTL is already past (or at ``expires_at``): TTL deletes them, they must be archived;
+* ``future``: items whose TTL is weeks away: must stay in the table and not be archived;
+* ``user_deleted``: items with a future TTL that are then deleted through the API: a delete by a user or an
+  application carries no ``userIdentity``, so the trigger's filter must drop it;
+* ``refreshed``: items written to expire a few seconds later whose TTL is pushed weeks ahead at once: TTL
+  must not delete them (the sweep only deletes what is still expired), so they survive.
+
+:func:`wait_for_archive` polls the archive (only objects it has not read yet, decoded by content: GZIP or
+plain) with a progress bar until every expired item is there or the timeout passes, then
+:func:`check` compares, reading the archive with :func:`helpers.archive_reader.read_archive`:
+
+``expired_written``  expired items written
+``archived_unique``  of those, how many are in the archive (distinct items)
+``duplicates``       archive lines of this run beyond the first delivery of each stream event (at-least-once)
+``unexpected``       items of this run in the archive that must not be (future, user-deleted, refreshed)
+``missing``          expired items not (yet) in the archive
+``s3_objects``       archive objects that hold lines of this run
+``seconds``          from the end of writing to the last expired item seen archived (or to giving up)
+
+On AWS, TTL deletes within a few days, not seconds: the wait ends at its timeout with a progress
+report, and :func:`load_run` finds the run again later (it is saved under ``~/.cache``) to check again.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import os
+import time
+import uuid
+import zlib
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Callable
+
+from botocore.exceptions import ClientError
+
+from . import dynamodb, validation
+from .settings import Settings
+
+LOG = logging.getLogger(__name__)
+
+FUTURE_TTL_SECONDS = 30 * 24 * 3600  # "weeks away": never deleted during a run
+EXPIRED_AGO_SECONDS = 60  # expired a minute ago: well inside TTL's five-year window
+REFRESH_AFTER_SECONDS = 2  # refreshed items would have expired this long after writing
+GZIP_MAGIC = b"\x1f\x8b"
+KINDS = ("expired", "future", "user_deleted", "refreshed")
+
+
+# --------------------------------------------------------------------------- a run
+
+
+@dataclass
+class TestRun:
+    """What one run wrote: enough to check it again later, even from another kernel (see :func:`load_run`)."""
+
+    __test__ = False  # not a pytest test class
+
+    run_id: str
+    stack: str
+    table_name: str
+    bucket_name: str
+    archive_prefix: str
+    partition_key: str
+    sort_key: str
+    ttl_attribute: str
+    sort_value: int
+    written_at: float  # epoch seconds when writing started
+    write_seconds: float
+    expires_at: int  # the TTL value of the expired items
+    refreshed_until: int  # the refreshed items would have expired at this moment (0: none written)
+    ids: dict[str, list[str]] = field(default_factory=dict)  # kind -> partition key values
+    local: bool = True
+
+    @property
+    def expired_ids(self) -> list[str]:
+        return self.ids.get("expired", [])
+
+    @property
+    def control_ids(self) -> list[str]:
+        """Items that must not be archived."""
+        return [i for kind in ("future", "user_deleted", "refreshed") for i in self.ids.get(kind, [])]
+
+    @property
+    def prefix(self) -> str:
+        return f"verify-{self.run_id}-"
+
+    def describe(self) -> str:
+        counts = ", ".join(f"{len(self.ids.get(k, []))} {k.replace('_', '-')}" for k in KINDS)
+        when = datetime.fromtimestamp(self.written_at, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return f"run {self.run_id} on table {self.table_name}: {counts}; written {when} in {self.write_seconds:.1f} s"
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> "TestRun":
+        return cls(**json.loads(text))
+
+
+def run_path(settings: Settings, account_id: str, region: str) -> Path:
+    """Where the latest run of a stack in an account and region is saved."""
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "dynamodb-ttl-archive" / "verify-runs"
+    return base / f"{account_id}-{region}-{settings.stack}.json"
+
+
+def save_run(run: TestRun, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(run.to_json())
+    return path
+
+
+def load_run(settings: Settings, identity: Any) -> TestRun | None:
+    """The latest run saved for this stack, account and region, or None."""
+    path = run_path(settings, identity.account_id, identity.region)
+    if not path.is_file():
+        return None
+    try:
+        return TestRun.from_json(path.read_text())
+    except (ValueError, TypeError) as err:
+        LOG.warning("ignoring the unreadable saved run %s: %s", path, err)
+        return None
+
+
+def start_run(
+    session: Any,
+    settings: Settings,
+    identity: Any,
+    *,
+    expired: int = 50,
+    future: int = 5,
+    user_deleted: int = 1,
+    refreshed: int = 0,
+    expires_at: int | None = None,
+    run_id: str | None = None,
+    save: bool = True,
+) -> TestRun:
+    """Write a run's items (see the module docstring) and return the :class:`TestRun`; saves it for
+    :func:`load_run` unless ``save=False``.
+
+    ``expires_at`` (epoch seconds) is the TTL of the expired items; default one minute ago. A moment
+    a little ahead lets a benchmark write everything before the sweep starts. Writes with
+    BatchWriteItem (:func:`helpers.dynamodb.put_items`); the user deletes with DeleteItem; the refresh
+    with UpdateItem. Raises ``ValueError`` for counts out of range before writing anything.
+    """
+    for name, value in (("expired", expired), ("future", future), ("user_deleted", user_deleted), ("refreshed", refreshed)):
+        validation.int_range(value, 0, 1_000_000, f"number of {name} items")
+    from .target import is_local
+
+    settings = settings.with_account(identity.account_id, identity.region)
+    run_id = run_id or uuid.uuid4().hex[:10]
+    started = time.time()
+    now = int(started)
+    expires_at = int(expires_at) if expires_at is not None else now - EXPIRED_AGO_SECONDS
+    if expires_at < now - 5 * 365 * 24 * 3600:
+        raise ValueError("expires_at is more than five years in the past: DynamoDB TTL never deletes such items")
+    pk, sk, ttl = settings.partition_key, settings.sort_key, settings.ttl_attribute
+    ids = {kind: [f"verify-{run_id}-{kind}-{n:06d}" for n in range(count)] for kind, count in
+           (("expired", expired), ("future", future), ("user_deleted", user_deleted), ("refreshed", refreshed))}
+    refreshed_until = now + REFRESH_AFTER_SECONDS if refreshed else 0
+
+    def item(key: str, kind: str, ttl_value: int) -> dict[str, Any]:
+        return {pk: key, sk: now, ttl: ttl_value, "kind": kind, "run_id": run_id, "payload": {"note": f"{kind} item of verify run {run_id}", "price": Decimal("9.99")}}
+
+    # Controls first: by the time the expired items are archived, the stream (in order) has passed them.
+    items = [item(k, "user_deleted", now + FUTURE_TTL_SECONDS) for k in ids["user_deleted"]]
+    items += [item(k, "refreshed", refreshed_until) for k in ids["refreshed"]]
+    items += [item(k, "future", now + FUTURE_TTL_SECONDS) for k in ids["future"]]
+    dynamodb.put_items(session, settings.table_name, items)
+    client = session.client("dynamodb")
+    for key in ids["refreshed"]:
+        client.update_item(
+            TableName=settings.table_name, Key={pk: {"S": key}, sk: {"N": str(now)}},
+            UpdateExpression="SET #t = :t", ExpressionAttributeNames={"#t": ttl},
+            ExpressionAttributeValues={":t": {"N": str(now + FUTURE_TTL_SECONDS)}},
+        )
+    for key in ids["user_deleted"]:
+        client.delete_item(TableName=settings.table_name, Key={pk: {"S": key}, sk: {"N": str(now)}})
+    dynamodb.put_items(session, settings.table_name, (item(k, "expired", expires_at) for k in ids["expired"]))
+    run = TestRun(
+        run_id=run_id, stack=settings.stack, table_name=settings.table_name, bucket_name=settings.bucket_name,
+        archive_prefix=settings.archive_prefix, partition_key=pk, sort_key=sk, ttl_attribute=ttl, sort_value=now,
+        written_at=started, write_seconds=round(time.time() - started, 3), expires_at=expires_at,
+        refreshed_until=refreshed_until, ids=ids, local=is_local(session),
+    )
+    if save:
+        save_run(run, run_path(settings, identity.account_id, identity.region))
+    LOG.info("%s", run.describe())
+    return run
+
+
+def resume_or_start(session: Any, settings: Settings, identity: Any, *, resume: bool | None = None, **kwargs: Any) -> tuple[TestRun, bool]:
+    """The saved run when ``resume`` (default: on AWS, where TTL takes days, not on the local target)
+    and one exists for this table; otherwise a new run. Returns ``(run, resumed)``."""
+    from .target import is_local
+
+    if resume is None:
+        resume = not is_local(session)
+    if resume:
+        run = load_run(settings, identity)
+        if run is not None and run.table_name == settings.table_name:
+            return run, True
+    return start_run(session, settings, identity, **kwargs), False
+
+
+# --------------------------------------------------------------------------- reading the archive as it grows
+
+
+def decode_object(data: bytes) -> list[str]:
+    """The non-empty lines of one archive object, GZIP or plain, decided by content (magic bytes)."""
+    if data.startswith(GZIP_MAGIC):
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as err:
+            LOG.warning("damaged GZIP object skipped: %s", err)
+            return []
+    return [line for line in data.decode("utf-8", errors="replace").split("\n") if line.strip()]
+
+
+class ArchiveScanner:
+    """Reads each new archive object once and keeps the records of one run (parts joined).
+
+    Lists only the day folders from the run's start to now (UTC) when the archive uses dated folders,
+    so a large archive is not listed in full on every poll.
+    """
+
+    def __init__(self, session: Any, run: TestRun) -> None:
+        self.client = session.client("s3")
+        self.run = run
+        self.read_keys: set[str] = set()
+        self.objects_with_run: set[str] = set()
+        self.records: list[dict[str, Any]] = []  # this run's records, every delivery
+        self._parts: dict[str, dict[int, str]] = {}
+        self._needle = run.prefix
+
+    def _prefixes(self) -> list[str]:
+        start = datetime.fromtimestamp(self.run.written_at, timezone.utc) - timedelta(hours=1)
+        end = datetime.now(timezone.utc) + timedelta(hours=1)
+        days, day = [], start.date()
+        while day <= end.date() and len(days) < 31:
+            days.append(f"{self.run.archive_prefix}{day:%Y/%m/%d}/")
+            day += timedelta(days=1)
+        return days if len(days) < 31 else [self.run.archive_prefix]
+
+    def _list(self) -> list[str]:
+        keys = []
+        paginator = self.client.get_paginator("list_objects_v2")
+        try:
+            for prefix in self._prefixes():
+                for page in paginator.paginate(Bucket=self.run.bucket_name, Prefix=prefix):
+                    keys.extend(o["Key"] for o in page.get("Contents", []) if not o["Key"].endswith("/"))
+        except ClientError as err:
+            if err.response["Error"]["Code"] in {"NoSuchBucket", "404"}:
+                raise FileNotFoundError(f"the archive bucket {self.run.bucket_name} does not exist: deploy the pipeline first") from None
+            raise
+        return keys
+
+    def poll(self) -> int:
+        """Read the objects not read yet; returns how many records of the run they held."""
+        found = 0
+        for key in sorted(set(self._list()) - self.read_keys):
+            body = self.client.get_object(Bucket=self.run.bucket_name, Key=key)["Body"].read()
+            self.read_keys.add(key)
+            for line in decode_object(body):
+                if self._needle not in line:
+                    continue
+                record = self._parse(line)
+                if record is not None:
+                    self.records.append(record)
+                    self.objects_with_run.add(key)
+                    found += 1
+        return found
+
+    def _parse(self, line: str) -> dict[str, Any] | None:
+        try:
+            record = json.loads(line, parse_float=Decimal)
+        except ValueError:
+            LOG.warning("an archive line that is not JSON skipped")
+            return None
+        if not isinstance(record, dict):
+            return None
+        if "part_of" in record:  # a split line: join when every part is there
+            parts = self._parts.setdefault(record["part_of"], {})
+            parts[int(record["part"])] = record["data"]
+            if len(parts) < int(record["parts"]):
+                return None
+            text = "".join(parts[i] for i in range(int(record["parts"])))
+            del self._parts[record["part_of"]]
+            return self._parse(text)
+        return record
+
+    def archived_ids(self) -> set[str]:
+        pk = self.run.partition_key
+        return {str((r.get("keys") or {}).get(pk)) for r in self.records}
+
+
+# --------------------------------------------------------------------------- the comparison
+
+
+@dataclass
+class Report:
+    """The comparison (see the module docstring); ``to_dict`` is what ``python -m helpers demo --json`` prints."""
+
+    run_id: str
+    expired_written: int
+    archived_unique: int
+    duplicates: int
+    unexpected: int
+    missing: int
+    s3_objects: int
+    seconds: float
+    controls_written: int = 0
+    controls_kept: int | None = None  # future and refreshed items still in the table (None: not checked)
+    controls_expected_kept: int = 0
+    complete: bool = False
+    timed_out: bool = False
+    write_seconds: float = 0.0
+    target: str = "local"
+    unexpected_ids: list[str] = field(default_factory=list)
+    missing_sample: list[str] = field(default_factory=list)
+    sample_record: dict[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Nothing missing, nothing unexpected, and the controls that must stay are still there."""
+        return self.missing == 0 and self.unexpected == 0 and self.controls_kept in (None, self.controls_expected_kept)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.pop("sample_record")
+        out["ok"] = self.ok
+        return out
+
+    def describe(self) -> str:
+        state = "complete" if self.complete else ("timed out" if self.timed_out else "in progress")
+        text = (
+            f"run {self.run_id} ({state}): {self.archived_unique:,} of {self.expired_written:,} expired items archived "
+            f"in {self.seconds:.1f} s; {self.missing:,} missing, {self.unexpected:,} unexpected, {self.duplicates:,} duplicate deliveries, "
+            f"{self.s3_objects:,} S3 objects"
+        )
+        if self.controls_kept is not None:
+            text += f"; {self.controls_kept} of {self.controls_expected_kept} items that must stay are still in the table"
+        return text + "."
+
+
+def _controls_kept(session: Any, run: TestRun) -> int:
+    keys = [k for kind in ("future", "refreshed") for k in run.ids.get(kind, [])]
+    client = session.client("dynamodb")
+    found = 0
+    for start in range(0, len(keys), 100):
+        request = {run.table_name: {"Keys": [{run.partition_key: {"S": k}, run.sort_key: {"N": str(run.sort_value)}} for k in keys[start:start + 100]],
+                                    "ProjectionExpression": "#k", "ExpressionAttributeNames": {"#k": run.partition_key}}}
+        for _ in range(10):
+            response = client.batch_get_item(RequestItems=request)
+            found += len(response.get("Responses", {}).get(run.table_name, []))
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                break
+            time.sleep(0.2)
+    return found
+
+
+def check(session: Any, run: TestRun, *, scanner: ArchiveScanner | None = None, seconds: float | None = None,
+          complete: bool = False, timed_out: bool = False, use_archive_reader: bool = True) -> Report:
+    """Compare what the run wrote with what the archive holds now (see the module docstring).
+
+    Reads the archive with :func:`helpers.archive_reader.read_archive` (every delivery kept, so
+    duplicates can be counted), limited to the time since the run started; ``use_archive_reader=False``
+    uses the scanner's records instead (cheaper while polling).
+    """
+    pk = run.partition_key
+    if use_archive_reader:
+        from .archive_reader import read_archive
+
+        result = read_archive(session, run.bucket_name, run.archive_prefix, start=datetime.fromtimestamp(run.written_at - 120, timezone.utc),
+                              error_prefix=None, drop_duplicates=False, progress=False, missing_ok=True)
+        frame = result.frame
+        rows = []
+        if len(frame):
+            mask = frame["keys"].map(lambda k: isinstance(k, dict) and str(k.get(pk, "")).startswith(run.prefix))
+            mine = frame[mask]
+            rows = [(str(k[pk]), e, o) for k, e, o in zip(mine["keys"], mine["event_id"], mine["object_key"])]
+        records = [{"keys": {pk: i}, "event_id": e, "_object": o} for i, e, o in rows]
+        objects = {o for _i, _e, o in rows}
+    else:
+        scanner = scanner or ArchiveScanner(session, run)
+        if not scanner.read_keys:
+            scanner.poll()
+        records = scanner.records
+        objects = scanner.objects_with_run
+    archived = [str((r.get("keys") or {}).get(pk)) for r in records]
+    events = [r.get("event_id") for r in records]
+    expired = set(run.expired_ids)
+    archived_set = set(archived)
+    unexpected = sorted(archived_set - expired)
+    missing = sorted(expired - archived_set)
+    sample = None
+    if scanner is not None and scanner.records:
+        sample = next((r for r in scanner.records if str((r.get("keys") or {}).get(pk)) in expired), None)
+    expected_kept = sum(len(run.ids.get(k, [])) for k in ("future", "refreshed"))
+    return Report(
+        run_id=run.run_id,
+        expired_written=len(expired),
+        archived_unique=len(archived_set & expired),
+        duplicates=len(events) - len(set(events)),
+        unexpected=len(unexpected),
+        missing=len(missing),
+        s3_objects=len(objects),
+        seconds=round(seconds if seconds is not None else time.time() - (run.written_at + run.write_seconds), 3),
+        controls_written=len(run.control_ids),
+        controls_kept=_controls_kept(session, run),
+        controls_expected_kept=expected_kept,
+        complete=complete,
+        timed_out=timed_out,
+        write_seconds=run.write_seconds,
+        target="local" if run.local else "aws",
+        unexpected_ids=unexpected[:20],
+        missing_sample=missing[:20],
+        sample_record=sample,
+    )
+
+
+def wait_for_archive(
+    session: Any,
+    run: TestRun,
+    *,
+    timeout: float = 120.0,
+    interval: float = 0.5,
+    progress: bool = True,
+    raise_on_timeout: bool = False,
+    clock: Callable[[], float] = time.time,
+) -> Report:
+    """Poll the archive until every expired item of ``run`` is in it, or ``timeout`` seconds pass.
+
+    Shows a tqdm progress bar (``progress=False``: none). Waits at least until the refreshed items'
+    original expiry plus two seconds has passed, so a wrongly deleted refreshed item would be seen.
+    Returns :func:`check`'s :class:`Report` (``complete`` or ``timed_out`` set). With
+    ``raise_on_timeout=True`` a timeout raises ``TimeoutError`` naming how many items are missing;
+    by default it returns the report, so a notebook on AWS (where TTL takes days) reports progress.
+    """
+    scanner = ArchiveScanner(session, run)
+    expired = set(run.expired_ids)
+    begin = clock()
+    deadline = begin + timeout
+    written_end = run.written_at + run.write_seconds
+    last_seen = None
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(expired), unit="item", desc=f"archived ({run.run_id})", dynamic_ncols=True)
+    done = 0
+    try:
+        while True:
+            before = done
+            scanner.poll()
+            done = len(scanner.archived_ids() & expired)
+            if done > before:
+                last_seen = clock()
+                if bar is not None:
+                    bar.update(done - before)
+            settled = not run.refreshed_until or clock() >= run.refreshed_until + REFRESH_AFTER_SECONDS
+            if done == len(expired) and settled:
+                complete, timed_out = True, False
+                break
+            if clock() >= deadline:
+                complete, timed_out = False, True
+                break
+            time.sleep(interval)
+    finally:
+        if bar is not None:
+            bar.close()
+    seconds = ((last_seen if last_seen is not None else clock()) - written_end) if not timed_out else clock() - written_end
+    report = check(session, run, scanner=scanner, seconds=max(0.0, seconds), complete=complete, timed_out=timed_out)
+    if timed_out:
+        message = (f"timed out after {timeout:.0f} s: {report.archived_unique:,} of {report.expired_written:,} expired items archived, "
+                   f"{report.missing:,} missing")
+        if not run.local:
+            message += " (on AWS, TTL deletes items within a few days of expiry: run the check again later)"
+        LOG.warning("%s", message)
+        if raise_on_timeout:
+            raise TimeoutError(message)
+    return report
