@@ -38,6 +38,7 @@ PORT_ENV = "TTL_ARCHIVE_LOCAL_PORT"
 HEALTH_PATH = "/_ttl_archive/health"
 RESET_PATH = "/_ttl_archive/reset"
 SHUTDOWN_PATH = "/_ttl_archive/shutdown"
+FAULTS_PATH = "/_ttl_archive/faults"
 SERVER_NAME = "dynamodb-ttl-archive local AWS"
 
 
@@ -63,11 +64,21 @@ def log_path(port: int) -> Path:
     return base / f"local-aws-{port}.log"
 
 
-def _request(port: int, path: str, method: str = "GET", timeout: float = 2.0) -> dict[str, Any] | None:
-    req = urllib.request.Request(endpoint_url(port) + path, method=method, data=b"" if method == "POST" else None)
+def _request(port: int, path: str, method: str = "GET", timeout: float = 2.0, payload: Any = None, raise_refusal: bool = False) -> dict[str, Any] | None:
+    data = json.dumps(payload).encode() if payload is not None else (b"" if method == "POST" else None)
+    req = urllib.request.Request(endpoint_url(port) + path, method=method, data=data, headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - loopback only
             body = resp.read()
+    except urllib.error.HTTPError as err:
+        if not raise_refusal:
+            return None
+        body = err.read()
+        try:
+            detail = json.loads(body or b"{}").get("error", body.decode(errors="replace"))
+        except ValueError:
+            detail = body.decode(errors="replace")
+        raise ValueError(f"the local AWS refused {method} {path}: {detail}") from None
     except (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError, OSError):
         return None
     try:
@@ -136,6 +147,25 @@ def stop(port: int | None = None, timeout: float = 10.0) -> bool:
     return True
 
 
+def set_faults(port: int | None = None, **faults: Any) -> dict[str, Any]:
+    """Replace the running server's injected faults (local testing only; see ``runtime/faults.py``).
+
+    Keys: ``seed``, ``firehose_record_failure_rate``, ``firehose_call_failure_rate``,
+    ``lambda_crash_rate``, ``lambda_timeout_rate`` (probabilities 0-1), ``delivery_streams`` and
+    ``functions`` (optional name lists). Returns the fault set now in force; raises ValueError for a
+    bad key or value and RuntimeError when no server runs.
+    """
+    result = _request(port or configured_port(), FAULTS_PATH, method="POST", payload=faults, timeout=10, raise_refusal=True)
+    if result is None:
+        raise RuntimeError(f"no embedded local AWS answers on {endpoint_url(port)}")
+    return result
+
+
+def clear_faults(port: int | None = None) -> bool:
+    """Remove every injected fault. Returns False when no server runs."""
+    return _request(port or configured_port(), FAULTS_PATH, method="DELETE", timeout=10) is not None
+
+
 # --------------------------------------------------------------------------- the server process
 
 
@@ -158,7 +188,18 @@ class _Extensions:
         if path == SHUTDOWN_PATH and environ.get("REQUEST_METHOD") == "POST":
             threading.Thread(target=self.on_shutdown, daemon=True).start()
             return self._json(start_response, {"stopping": True})
-        return self.moto_app(environ, start_response)
+        from . import runtime
+
+        if path == FAULTS_PATH:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length) if length else b""
+            code, payload = runtime.handle_faults(environ.get("REQUEST_METHOD", "GET"), body)
+            return self._json(start_response, payload, code)
+        lock = runtime.dynamodb_request_lock(environ)
+        if lock is None:
+            return self.moto_app(environ, start_response)
+        with lock:  # moto has no locking; the TTL sweeper's check-and-delete must be atomic
+            return list(self.moto_app(environ, start_response))
 
     def health(self) -> dict[str, Any]:
         import moto
@@ -174,9 +215,10 @@ class _Extensions:
         }
 
     @staticmethod
-    def _json(start_response: Callable, payload: dict[str, Any]) -> list[bytes]:
+    def _json(start_response: Callable, payload: dict[str, Any], code: int = 200) -> list[bytes]:
         body = json.dumps(payload).encode()
-        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        reason = {200: "OK", 400: "Bad Request", 405: "Method Not Allowed"}.get(code, "Error")
+        start_response(f"{code} {reason}", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
         return [body]
 
 

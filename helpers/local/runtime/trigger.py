@@ -1,0 +1,440 @@
+"""The Lambda trigger on a DynamoDB stream (an event source mapping's poller), as Lambda runs it.
+
+Stands in for AWS only; nothing here runs against a real account. Moto stores event source
+mappings but never polls a stream (its own push is switched off in :mod:`.streams`).
+
+One poller thread per mapping reads the mapping's configuration from moto's Lambda backend before
+every step, so UpdateEventSourceMapping takes effect as on AWS, and honours:
+
+* ``Enabled`` / State; ``StartingPosition`` TRIM_HORIZON (oldest record kept) or LATEST (the stream's
+  end when the mapping was created);
+* ``FilterCriteria``: each record, in the shape the function receives (``dynamodb`` key, lowercase
+  ``userIdentity``), is matched against the patterns with moto's EventBridge matcher
+  (``moto.events.models.EventPattern``; Lambda's filter syntax is EventBridge's). A record matching
+  no filter is dropped, never retried, and the checkpoint moves past it;
+* ``BatchSize`` (and the 6 MB invocation payload limit), ``MaximumBatchingWindowInSeconds``;
+* in-order, one batch at a time per shard: a failing batch blocks the shard while it is retried;
+* failures (error, timeout, crash) are retried with back-off until ``MaximumRetryAttempts``
+  (-1 = forever) or ``MaximumRecordAgeInSeconds`` (-1 = none) give up, then the batch is discarded and,
+  with a ``DestinationConfig.OnFailure`` SQS queue or SNS topic, its metadata is sent in AWS's shape
+  (requestContext, responseContext, version, timestamp, DDBStreamBatchInfo) and the shard moves on;
+* ``BisectBatchOnFunctionError``: a failing batch of two or more records is split in two and the halves
+  are processed in order; the split does not count as a retry and each half has its own retry count, so
+  a poison record ends up alone and is the only one discarded (documented intent: isolate bad records);
+* ``FunctionResponseTypes: ReportBatchItemFailures``: ``{"batchItemFailures": [{"itemIdentifier":
+  <SequenceNumber>}]}`` checkpoints before the lowest reported sequence number and retries from there
+  (counts as a retry); an empty or null list, a null or non-object response = success; a missing,
+  empty, non-string or unknown ``itemIdentifier`` = the whole batch failed (Lambda developer guide).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from .lambda_runtime import POOL, Invocation
+from .state import DYNAMODB_LOCK, ENDPOINT, METRICS, SETTINGS
+from .streams import shard_for_stream_arn
+
+LOG = logging.getLogger(__name__)
+
+PAYLOAD_LIMIT = 6 * 1024 * 1024  # synchronous invocation payload, bytes
+READ_LIMIT = 1000  # records per GetRecords
+MAX_BACKOFF_SECONDS = 2.0
+
+
+def lambda_record(raw: dict[str, Any], stream_arn: str) -> dict[str, Any]:
+    """A stream record (GetRecords shape) as the Lambda event carries it."""
+    record: dict[str, Any] = {
+        "eventID": raw["eventID"],
+        "eventName": raw["eventName"],
+        "eventVersion": raw["eventVersion"],
+        "eventSource": "aws:dynamodb",
+        "awsRegion": raw["awsRegion"],
+        "dynamodb": dict(raw["dynamodb"]),
+    }
+    identity = raw.get("userIdentity")
+    if identity:
+        record["userIdentity"] = {"type": identity["Type"], "principalId": identity["PrincipalId"]}
+    record["eventSourceARN"] = stream_arn
+    return record
+
+
+_pattern_cache: dict[str, Any] = {}
+
+
+def _compiled(pattern: str) -> Any:
+    from moto.events.models import EventPattern, EventPatternParser
+
+    if pattern not in _pattern_cache:
+        try:
+            _pattern_cache[pattern] = EventPattern(pattern, EventPatternParser(pattern).parse())
+        except Exception as err:  # noqa: BLE001 - AWS rejects such a pattern at CreateEventSourceMapping
+            LOG.error("filter pattern %r is invalid (%s); it matches nothing", pattern, err)
+            _pattern_cache[pattern] = None
+    return _pattern_cache[pattern]
+
+
+def matches_filters(record: dict[str, Any], filters: list[dict[str, Any]]) -> bool:
+    """True when there are no filters or any filter's pattern matches the record."""
+    if not filters:
+        return True
+    for entry in filters:
+        compiled = _compiled(entry.get("Pattern") or "{}")
+        if compiled is not None and compiled.matches_event(record):
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class MappingConfig:
+    uuid: str
+    function_arn: str
+    stream_arn: str
+    enabled: bool
+    starting_position: str
+    latest_sequence_number: int | None
+    batch_size: int
+    window_seconds: float
+    filters: list[dict[str, Any]]
+    report_item_failures: bool
+    bisect: bool
+    max_retries: int
+    max_record_age: int
+    on_failure: str | None
+
+    @classmethod
+    def from_moto(cls, esm: Any) -> "MappingConfig":
+        def number(value: Any, default: int) -> int:
+            return default if value is None else int(value)
+
+        return cls(
+            uuid=esm.uuid,
+            function_arn=esm.function_arn,
+            stream_arn=esm.event_source_arn,
+            enabled=bool(esm.enabled),
+            starting_position=esm.starting_position or "TRIM_HORIZON",
+            latest_sequence_number=getattr(esm, "ttl_archive_latest_sequence_number", None),
+            batch_size=number(esm.batch_size, 100),
+            window_seconds=float(esm.max_batch_window or 0),
+            filters=list((esm.filter_criteria or {}).get("Filters") or []),
+            report_item_failures="ReportBatchItemFailures" in (esm.function_response_types or []),
+            bisect=bool(esm.bisect_on_error),
+            max_retries=number(esm.max_retry_attempts, -1),
+            max_record_age=number(esm.max_record_age, -1),
+            on_failure=((esm.destination_config or {}).get("OnFailure") or {}).get("Destination"),
+        )
+
+
+@dataclass
+class Item:
+    """One record of a batch: sequence number, arrival (epoch seconds), the event JSON of the record."""
+
+    seq: int
+    arrival: int
+    json: str
+
+
+def _iso(epoch: float, millis: bool = False) -> str:
+    moment = datetime.fromtimestamp(epoch, tz=timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + (f".{moment.microsecond // 1000:03d}" if millis else "") + "Z"
+
+
+class MappingPoller:
+    """Polls one mapping's shard in its own thread until the mapping is deleted or the runtime stops."""
+
+    def __init__(self, account: str, region: str, uuid_: str, stop: threading.Event):
+        self.account, self.region, self.uuid = account, region, uuid_
+        self._stop = stop
+        self.position: int | None = None
+        self.shard_id: str | None = None
+        self._window_started: float | None = None
+        self.thread = threading.Thread(target=self._run, name=f"esm-{uuid_[:8]}", daemon=True)
+
+    # ---------------------------------------------------------------- moto lookups
+    def _backend(self) -> Any:
+        from moto.awslambda.models import lambda_backends
+
+        return lambda_backends[self.account][self.region]
+
+    def config(self) -> MappingConfig | None:
+        esm = self._backend().get_event_source_mapping(self.uuid)
+        return MappingConfig.from_moto(esm) if esm is not None else None
+
+    # ---------------------------------------------------------------- loop
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                cfg = self.config()
+                if cfg is None:
+                    return  # mapping deleted (or the server was reset)
+                busy = self._step(cfg) if cfg.enabled else False
+            except Exception:  # noqa: BLE001 - keep the poller alive; AWS would retry too
+                LOG.exception("trigger %s failed a step", self.uuid)
+                busy = False
+            if not busy:
+                self._stop.wait(SETTINGS.poll_seconds)
+
+    def _step(self, cfg: MappingConfig) -> bool:
+        """Read, filter, maybe invoke; True when there may be more to do right away."""
+        found = shard_for_stream_arn(cfg.stream_arn)
+        if found is None:
+            return False
+        table, shard = found
+        with DYNAMODB_LOCK:
+            if self.position is None or self.shard_id != shard.id:
+                self.shard_id = shard.id
+                if cfg.starting_position == "LATEST":
+                    self.position = cfg.latest_sequence_number if cfg.latest_sequence_number is not None else shard.next_sequence_number
+                else:
+                    self.position = shard.starting_sequence_number
+            self.position = max(self.position, shard.starting_sequence_number)  # trimmed records are gone
+            index = self.position - shard.starting_sequence_number
+            raws = [r.record for r in shard.items[index : index + max(READ_LIMIT, cfg.batch_size)]]
+        if not raws:
+            self._window_started = None
+            return False
+        batch: list[Item] = []
+        size = len('{"Records":[]}')
+        last_scanned: int | None = None
+        filtered = 0
+        for raw in raws:
+            seq = int(raw["dynamodb"]["SequenceNumber"])
+            record = lambda_record(raw, cfg.stream_arn)
+            if not matches_filters(record, cfg.filters):
+                filtered += 1
+                last_scanned = seq
+                continue
+            text = json.dumps(record, separators=(",", ":"))
+            if batch and size + len(text) + 1 > PAYLOAD_LIMIT:
+                break
+            batch.append(Item(seq, int(raw["dynamodb"]["ApproximateCreationDateTime"]), text))
+            size += len(text) + 1
+            last_scanned = seq
+            if len(batch) >= cfg.batch_size:
+                break
+        full = len(batch) >= cfg.batch_size or size > PAYLOAD_LIMIT // 2
+        if batch and cfg.window_seconds > 0 and not full:
+            now = time.monotonic()
+            if self._window_started is None:
+                self._window_started = now
+            if now - self._window_started < cfg.window_seconds:
+                self._stop.wait(min(SETTINGS.poll_seconds, cfg.window_seconds - (now - self._window_started)))
+                return True  # keep gathering; nothing is checkpointed yet
+        self._window_started = None
+        if filtered:
+            METRICS.add("trigger.records_filtered_out", filtered)
+        if batch and not self._deliver(cfg, shard.id, batch):
+            return False  # stopped or mapping deleted while retrying: no checkpoint
+        if last_scanned is not None:
+            self.position = last_scanned + 1
+        return True
+
+    # ---------------------------------------------------------------- delivery, retries, bisect
+    def _deliver(self, cfg: MappingConfig, shard_id: str, records: list[Item]) -> bool:
+        """Process ``records`` until every one succeeded or was discarded; False if interrupted."""
+        pending: deque[tuple[list[Item], int]] = deque([(records, 0)])
+        while pending:
+            segment, failures = pending.popleft()
+            latest = self.config()
+            if latest is None or self._stop.is_set():
+                return False
+            cfg = latest
+            if cfg.max_record_age >= 0:
+                cutoff = time.time() - cfg.max_record_age
+                too_old = [r for r in segment if r.arrival < cutoff]
+                if too_old:
+                    self._discard(cfg, shard_id, too_old, "RecordAgeExceeded", failures, None)
+                    segment = [r for r in segment if r.arrival >= cutoff]
+                    if not segment:
+                        continue
+            result = self._invoke(cfg, segment)
+            retry_from: list[Item] | None = None
+            if result.ok:
+                ok, lowest = self._item_failures(cfg, result, segment)
+                if ok and lowest is None:
+                    METRICS.add("trigger.records_processed", len(segment))
+                    continue
+                if ok:
+                    METRICS.add("trigger.partial_failures")
+                    done = [r for r in segment if r.seq < lowest]
+                    METRICS.add("trigger.records_processed", len(done))
+                    retry_from = [r for r in segment if r.seq >= lowest]
+            if retry_from is None:  # the whole segment failed
+                METRICS.add("trigger.batches_failed")
+                if cfg.bisect and len(segment) > 1:
+                    METRICS.add("trigger.bisections")
+                    middle = len(segment) // 2
+                    pending.appendleft((segment[middle:], 0))
+                    pending.appendleft((segment[:middle], 0))
+                    continue
+                retry_from = segment
+            failures += 1
+            if 0 <= cfg.max_retries < failures:
+                self._discard(cfg, shard_id, retry_from, "RetryAttemptsExhausted", failures, result)
+                continue
+            delay = min(MAX_BACKOFF_SECONDS, SETTINGS.retry_seconds * (2 ** (failures - 1)))
+            if self._stop.wait(delay):
+                return False
+            pending.appendleft((retry_from, failures))
+        return True
+
+    def _invoke(self, cfg: MappingConfig, segment: list[Item]) -> Invocation:
+        event_json = '{"Records":[' + ",".join(r.json for r in segment) + "]}"
+        METRICS.add("trigger.batches_invoked")
+        fn = self._backend().get_function_by_arn(cfg.function_arn)
+        if fn is None:
+            error = {"errorType": "ResourceNotFoundException", "errorMessage": f"Function not found: {cfg.function_arn}"}
+            return Invocation(str(uuid.uuid4()), False, json.dumps(error).encode(), error)
+        return POOL.invoke(fn, event_json)
+
+    @staticmethod
+    def _item_failures(cfg: MappingConfig, result: Invocation, segment: list[Item]) -> tuple[bool, int | None]:
+        """(valid, lowest failed sequence number or None) from a ReportBatchItemFailures response."""
+        if not cfg.report_item_failures:
+            return True, None
+        try:
+            body = result.result()
+        except ValueError:
+            return True, None
+        if not isinstance(body, dict):
+            return True, None
+        failures = body.get("batchItemFailures")
+        if failures is None or failures == []:
+            return True, None
+        if not isinstance(failures, list):
+            return False, None
+        known = {str(r.seq) for r in segment}
+        lowest: int | None = None
+        for entry in failures:
+            identifier = entry.get("itemIdentifier") if isinstance(entry, dict) else None
+            if not isinstance(identifier, str) or identifier not in known:
+                return False, None  # null, empty, wrong key or not in this batch: whole batch failed
+            lowest = int(identifier) if lowest is None else min(lowest, int(identifier))
+        return True, lowest
+
+    # ---------------------------------------------------------------- discarding
+    def _discard(self, cfg: MappingConfig, shard_id: str, records: list[Item], condition: str, invokes: int, last: Invocation | None) -> None:
+        METRICS.add("trigger.records_discarded", len(records))
+        LOG.warning("trigger %s discards %d record(s) (%s): sequence numbers %s-%s", cfg.uuid, len(records), condition, records[0].seq, records[-1].seq)
+        if not cfg.on_failure:
+            return
+        response: dict[str, Any] = {"statusCode": 200, "executedVersion": "$LATEST"}
+        if last is not None and not last.ok:
+            response["functionError"] = "Unhandled"
+        message = {
+            "requestContext": {
+                "requestId": last.request_id if last is not None else str(uuid.uuid4()),
+                "functionArn": cfg.function_arn,
+                "condition": condition,
+                "approximateInvokeCount": invokes,
+            },
+            "responseContext": response,
+            "version": "1.0",
+            "timestamp": _iso(time.time(), millis=True),
+            "DDBStreamBatchInfo": {
+                "shardId": shard_id,
+                "startSequenceNumber": str(records[0].seq),
+                "endSequenceNumber": str(records[-1].seq),
+                "approximateArrivalOfFirstRecord": _iso(records[0].arrival),
+                "approximateArrivalOfLastRecord": _iso(records[-1].arrival),
+                "batchSize": len(records),
+                "streamArn": cfg.stream_arn,
+            },
+        }
+        try:
+            send_on_failure(cfg.on_failure, json.dumps(message))
+            METRICS.add("trigger.on_failure_messages")
+        except Exception:  # noqa: BLE001 - AWS would retry; locally we log and move on
+            LOG.exception("could not send the OnFailure message to %s", cfg.on_failure)
+            METRICS.add("trigger.on_failure_errors")
+
+
+def send_on_failure(destination_arn: str, body: str) -> None:
+    """SendMessage (SQS) or Publish (SNS) of ``body`` through the local endpoint."""
+    import boto3
+
+    parts = destination_arn.split(":")
+    service, region, account, name = parts[2], parts[3], parts[4], parts[5]
+    client = boto3.client(service, region_name=region, endpoint_url=ENDPOINT["url"], aws_access_key_id="testing", aws_secret_access_key="testing")
+    if service == "sqs":
+        url = client.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+        client.send_message(QueueUrl=url, MessageBody=body)
+    elif service == "sns":
+        client.publish(TopicArn=destination_arn, Message=body)
+    else:
+        raise ValueError(f"unsupported OnFailure destination {destination_arn}")
+
+
+class StreamTrigger:
+    """Service: discovers DynamoDB-stream event source mappings and runs one poller per mapping."""
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._pollers: dict[tuple[str, str, str], MappingPoller] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def start(self, endpoint_url: str) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._discover_loop, name="esm-discovery", daemon=True)
+        self._thread.start()
+
+    def _discover_loop(self) -> None:
+        while not self._stop.wait(SETTINGS.poll_seconds):
+            try:
+                self.discover()
+            except Exception:  # noqa: BLE001
+                LOG.exception("event source mapping discovery failed")
+
+    def discover(self) -> None:
+        from moto.awslambda.models import lambda_backends
+
+        for account, per_region in list(lambda_backends.items()):
+            for region, backend in list(per_region.items()):
+                for esm in list(backend._event_source_mappings.values()):
+                    if ":dynamodb:" not in esm.event_source_arn:
+                        continue
+                    key = (account, region, esm.uuid)
+                    with self._lock:
+                        poller = self._pollers.get(key)
+                        if poller is not None and poller.thread.is_alive():
+                            continue
+                        poller = MappingPoller(account, region, esm.uuid, self._stop)
+                        self._pollers[key] = poller
+                    poller.thread.start()
+        with self._lock:
+            for key in [k for k, p in self._pollers.items() if not p.thread.is_alive() and p.thread.ident is not None]:
+                del self._pollers[key]
+
+    def reset(self) -> None:
+        self._stop.set()
+        with self._lock:
+            pollers = list(self._pollers.values())
+            self._pollers.clear()
+        for poller in pollers:
+            poller.thread.join(timeout=10)
+        self._stop = threading.Event()
+        if self._thread is not None and self._thread.is_alive():
+            self._thread.join(timeout=5)
+        self._thread = threading.Thread(target=self._discover_loop, name="esm-discovery", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        with self._lock:
+            pollers = list(self._pollers.values())
+        for poller in pollers:
+            poller.thread.join(timeout=5)
+
+    def status(self) -> dict[str, Any]:
+        with self._lock:
+            active = sum(1 for p in self._pollers.values() if p.thread.is_alive())
+        return {"mappings_polled": active, **METRICS.snapshot("trigger.")}
