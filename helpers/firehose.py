@@ -82,6 +82,43 @@ def destination_config(settings: Settings, *, bucket_arn: str, role_arn: str) ->
     }
 
 
+def archive_bucket_arn(session, settings: Settings, identity) -> str:
+    """The ARN of this stack's archive bucket, after checking that it exists (``RuntimeError`` naming the
+    notebook that creates it otherwise)."""
+    bucket = validation.bucket_name(settings.with_account(identity.account_id, identity.region).bucket_name)
+    try:
+        session.client("s3").head_bucket(Bucket=bucket)
+    except ClientError as err:
+        if err.response["Error"]["Code"] in {"404", "NoSuchBucket", "NotFound"}:
+            raise RuntimeError(f"bucket {bucket} does not exist yet: run notebooks/02_s3_bucket.ipynb (helpers.s3.ensure_bucket) first") from None
+        if err.response["Error"]["Code"] in {"403", "AccessDenied"}:
+            raise RuntimeError(f"bucket {bucket} exists but this account may not use it (bucket names are global): set TTL_ARCHIVE_BUCKET to another name") from None
+        raise
+    return f"arn:{identity.partition}:s3:::{bucket}"
+
+
+def delivery_summary(description: dict[str, Any]) -> dict[str, Any]:
+    """The settings worth looking at in a stream's description, flattened for display."""
+    destination = (description.get("Destinations") or [{}])[0].get("ExtendedS3DestinationDescription", {})
+    hints = destination.get("BufferingHints", {})
+    logging_options = destination.get("CloudWatchLoggingOptions", {})
+    encryption = description.get("DeliveryStreamEncryptionConfiguration") or {}
+    return {
+        "name": description.get("DeliveryStreamName"),
+        "status": description.get("DeliveryStreamStatus"),
+        "type": description.get("DeliveryStreamType"),
+        "version id": description.get("VersionId"),
+        "encryption at rest": f"{encryption.get('KeyType', 'none')} ({_encryption_status(description)})",
+        "bucket": destination.get("BucketARN"),
+        "role": destination.get("RoleARN"),
+        "prefix": destination.get("Prefix"),
+        "error output prefix": destination.get("ErrorOutputPrefix"),
+        "buffering": f"{hints.get('SizeInMBs')} MiB or {hints.get('IntervalInSeconds')} s, whichever comes first",
+        "compression": destination.get("CompressionFormat"),
+        "error logging": f"{logging_options.get('LogGroupName')} / {logging_options.get('LogStreamName')}" if logging_options.get("Enabled") else "off",
+    }
+
+
 # --------------------------------------------------------------------------------------------------
 # The delivery log group
 

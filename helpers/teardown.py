@@ -204,7 +204,8 @@ class _Teardown:
     # ---------------------------------------------------------------------------------------- alarms
     def alarms(self) -> None:
         cw = self.session.client("cloudwatch")
-        prefixes = sorted({f"{self.settings.stack}-", f"{self.settings.function_name}-", f"{self.settings.failure_queue_name}-"})
+        candidates = {f"{self.settings.stack}-", f"{self.settings.function_name}-", f"{self.settings.failure_queue_name}-"}
+        prefixes = sorted(p for p in candidates if not any(o != p and p.startswith(o) for o in candidates))
         by_name: dict[str, dict[str, Any]] = {}
         for prefix in prefixes:
             for page in cw.get_paginator("describe_alarms").paginate(AlarmNamePrefix=prefix, AlarmTypes=["MetricAlarm", "CompositeAlarm"]):

@@ -195,3 +195,19 @@ def test_delete_delivery_stream_waits_until_gone_and_treats_missing_as_done(sess
     assert firehose.describe_delivery_stream(session, settings.delivery_stream_name) is None
     assert firehose.delivery_stream_tags(session, settings.delivery_stream_name) is None
     assert firehose.delete_delivery_stream(session, settings.delivery_stream_name) is False
+
+
+def test_archive_bucket_arn_checks_that_the_bucket_exists(session, settings, ident):
+    with pytest.raises(RuntimeError, match="02_s3_bucket"):
+        firehose.archive_bucket_arn(session, settings, ident)
+    session.client("s3").create_bucket(Bucket=settings.bucket_name)
+    assert firehose.archive_bucket_arn(session, settings, ident) == f"arn:aws:s3:::{settings.bucket_name}"
+
+
+def test_delivery_summary_shows_the_settings_a_reader_checks(session, settings, bucket_arn, role_arn):
+    description = firehose.ensure_delivery_stream(session, settings, bucket_arn=bucket_arn, role_arn=role_arn).description
+    summary = firehose.delivery_summary(description)
+    assert summary["status"] == "ACTIVE" and summary["compression"] == "GZIP"
+    assert summary["buffering"] == "5 MiB or 60 s, whichever comes first"
+    assert summary["encryption at rest"] == "AWS_OWNED_CMK (ENABLED)"
+    assert summary["error logging"] == f"/aws/kinesisfirehose/{settings.delivery_stream_name} / DestinationDelivery"
