@@ -261,7 +261,8 @@ def ensure_role(
     Validates the names and refuses any wildcard grant (``ValueError``) before calling AWS. Idempotent:
     an identical role is "already there"; a differing trust policy, inline policy, description or tag set
     is brought in line and reported as "updated" with the changes listed. Other inline or attached
-    policies on the role are left alone. Does not wait for IAM propagation: callers that hand the role
+    policies on the role are left alone. A role of that name that is not tagged for this stack is
+    refused (``RuntimeError``) and left unchanged. Does not wait for IAM propagation: callers that hand the role
     to a service retry with :func:`helpers.retry.retry_on_iam_propagation`.
     Returns the role as GetRole describes it, with the inline policy under ``"InlinePolicy"``.
     """
@@ -294,6 +295,12 @@ def ensure_role(
         iam.put_role_policy(RoleName=role_name, PolicyName=policy_name, PolicyDocument=policy_json)
         action = CREATED
     else:
+        current_tags = tagging.from_key_value_list(iam.list_role_tags(RoleName=role_name).get("Tags"))
+        if not tagging.is_ours(current_tags, settings.stack):
+            raise RuntimeError(
+                f"IAM role {role_name} exists but is not tagged for stack {settings.stack!r}; it is left alone. "
+                "Delete it, or choose another stack name (TTL_ARCHIVE_STACK) or role name."
+            )
         current_trust = role.get("AssumeRolePolicyDocument") or {}
         if _canonical(current_trust) != _canonical(trust):
             iam.update_assume_role_policy(RoleName=role_name, PolicyDocument=json.dumps(trust, sort_keys=True))
@@ -310,7 +317,6 @@ def ensure_role(
         if current_policy is None or _canonical(current_policy) != _canonical(policy_document):
             iam.put_role_policy(RoleName=role_name, PolicyName=policy_name, PolicyDocument=policy_json)
             changes.append(f"inline policy {policy_name} {'added' if current_policy is None else 'replaced'}")
-        current_tags = tagging.from_key_value_list(iam.list_role_tags(RoleName=role_name).get("Tags"))
         missing = {k: v for k, v in tags.items() if current_tags.get(k) != v}
         if missing:
             iam.tag_role(RoleName=role_name, Tags=tagging.as_key_value_list(missing))

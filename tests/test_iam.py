@@ -216,3 +216,15 @@ def test_delete_role_removes_inline_and_attached_policies_and_treats_missing_as_
     assert iam.role_tags(session, settings.firehose_role_name) is None
     assert iam.delete_role(session, settings.firehose_role_name) is False
     client.delete_policy(PolicyArn=managed)
+
+
+def test_a_role_of_that_name_not_tagged_for_the_stack_is_refused_and_left_unchanged(session, settings, ident):
+    client = session.client("iam")
+    foreign_trust = iam.trust_policy(iam.LAMBDA_SERVICE, ident.account_id, source_account_condition=False)
+    client.create_role(RoleName=settings.firehose_role_name, AssumeRolePolicyDocument=json.dumps(foreign_trust), Tags=[{"Key": "team", "Value": "payments"}])
+    with pytest.raises(RuntimeError, match="not tagged for stack"):
+        iam.ensure_firehose_role(session, settings, ident)
+    role = client.get_role(RoleName=settings.firehose_role_name)["Role"]
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}
+    assert client.list_role_policies(RoleName=settings.firehose_role_name)["PolicyNames"] == []
+    assert iam.delete_role(session, settings.firehose_role_name) is True
