@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -225,3 +226,40 @@ def test_versioned_leftovers_count_as_not_empty(session, stack):
     with pytest.raises(BucketNotEmpty):
         s3.delete_bucket(session, bucket)
     assert s3.delete_bucket(session, bucket, force=True) is True
+
+
+# --------------------------------------------------------------------------- notebooks 00, 01, 02
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def _outputs(path: Path) -> str:
+    import nbformat
+
+    text = []
+    for cell in nbformat.read(path, as_version=4).cells:
+        for out in cell.get("outputs", []):
+            text.append(out.get("text", "") + "".join(str(v) for v in out.get("data", {}).values()))
+    return "\n".join(text)
+
+
+@pytest.mark.timeout(240)
+def test_notebooks_00_01_02_run_top_to_bottom_in_order_and_again_without_change(local_aws, session, stack, tmp_path, monkeypatch):
+    from helpers import dynamodb
+    from helpers.notebook_runner import run_notebook
+
+    monkeypatch.setenv("TTL_ARCHIVE_STACK", stack)  # the kernels inherit it (and the test run's local AWS port)
+    names = ["00_setup.ipynb", "01_dynamodb_table.ipynb", "02_s3_bucket.ipynb"]
+    for run in ("first", "second"):
+        for name in names:
+            run_notebook(NOTEBOOKS / name, tmp_path / run, timeout=120)
+    settings = Settings(stack=stack).with_account("123456789012", "us-east-1")
+    first, second = _outputs(tmp_path / "first" / "01_dynamodb_table.ipynb"), _outputs(tmp_path / "second" / "01_dynamodb_table.ipynb")
+    assert f"`{settings.table_name}`: created" in first and f"`{settings.table_name}`: already there" in second
+    assert "aws dynamodb create-table" in first and "aws dynamodb create-table" not in second
+    second_s3 = _outputs(tmp_path / "second" / "02_s3_bucket.ipynb")
+    assert f"`{settings.bucket_name}`: already there" in second_s3 and "changes made: none" in second_s3
+    assert "account 123456789012, region us-east-1" in _outputs(tmp_path / "first" / "00_setup.ipynb")
+    # what the notebooks left behind, seen from outside
+    assert dynamodb.describe_table_setup(session, settings.table_name)["tags"] == settings.tags()
+    assert s3.describe_bucket_setup(session, settings.bucket_name)["public_access_block"] == ALL_BLOCKED
