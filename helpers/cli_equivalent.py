@@ -235,7 +235,7 @@ def render_arguments(params: dict[str, Any], input_shape: Shape | None) -> list[
         if type_name == "boolean" or isinstance(value, bool):
             tokens.append(flag if value else "--no-" + flag[2:])
         elif type_name == "blob" or isinstance(value, (bytes, bytearray)) or hasattr(value, "read"):
-            streaming = bool(shape is not None and shape.serialization.get("streaming")) or (shape is not None and shape.metadata.get("streaming"))
+            streaming = shape is not None and bool(shape.metadata.get("streaming") or shape.serialization.get("streaming"))
             placeholder = f"{xform_name(name, '-')}.bin" if streaming else f"fileb://{xform_name(name, '-')}.bin"
             tokens += [flag, shlex.quote(placeholder)]
         elif isinstance(value, (dict, list, tuple)):
