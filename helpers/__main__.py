@@ -5,7 +5,8 @@ writes N items whose TTL is already past plus controls (items with a future TTL,
 whose TTL is refreshed before it expires), waits until the archive holds every expired item or the
 timeout passes, and prints the comparison (:class:`helpers.verify.Report`). With ``--json`` it prints
 exactly one JSON object on stdout. Exit status 0 only when nothing is missing, nothing unexpected was
-archived and the items that must stay are still in the table; 1 otherwise; 2 for usage errors.
+archived and the items that must stay are still in the table; 1 otherwise; 2 for usage errors; 3 when the
+demo could not run at all (the error is on stderr).
 """
 
 from __future__ import annotations
@@ -61,7 +62,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.future < 0 or args.timeout <= 0:
         parser.error("--future must be >= 0 and --timeout > 0")
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr, format="%(name)s %(levelname)s %(message)s")
-    return _demo(args)
+    try:
+        return _demo(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # noqa: BLE001 - a failure to run is not a verdict on the archive: its own exit status
+        logging.getLogger("helpers.demo").error("the demo could not run: %s: %s", type(err).__name__, err, exc_info=args.verbose)
+        return 3
 
 
 if __name__ == "__main__":
