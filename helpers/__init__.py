@@ -1,9 +1,46 @@
 """dynamodb-ttl-archive: archive DynamoDB items to S3 when TTL deletes them, and analyse the archive.
 
-Every public function takes the ``boto3.Session`` it should use; get one with :func:`session`.
+Every public function takes the ``boto3.Session`` it should use; get one with :func:`session`
+(the embedded local AWS by default, a real account with ``TTL_ARCHIVE_TARGET=aws``).
+
+The public names below are re-exported lazily (PEP 562), so ``import helpers`` stays cheap: the
+embedded local AWS process and the Lambda archiver never pay for pandas or matplotlib.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from .settings import Settings
 from .target import CredentialsMissing, identity, is_local, session
 
-__all__ = ["CredentialsMissing", "Settings", "identity", "is_local", "session"]
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "cli_equivalent": ("recording",),
+    "dynamodb": ("ensure_table", "describe_table_setup", "stream_arn", "delete_table", "put_items", "TableSetupError", "TableNotFound"),
+    "s3": ("ensure_bucket", "describe_bucket_setup", "delete_bucket", "BucketSetupError", "BucketNotEmpty"),
+    "iam": ("ensure_firehose_role", "ensure_archiver_role", "wildcard_violations"),
+    "firehose": ("ensure_delivery_stream", "describe_delivery_stream", "delete_delivery_stream"),
+    "teardown": ("teardown", "TeardownReport"),
+    "outcome": ("Ensured",),
+}
+_MODULES = (
+    "alarms", "archive_charts", "archive_reader", "cli_equivalent", "cost_charts", "cost_model", "dynamodb",
+    "failure_queue", "firehose", "iam", "lambda_function", "local", "outcome", "pipeline", "pricing", "retry",
+    "s3", "tagging", "teardown", "trigger", "validation", "verify",
+)
+_NAME_TO_MODULE = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = ["CredentialsMissing", "Settings", "identity", "is_local", "session", *_NAME_TO_MODULE, *_MODULES]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _NAME_TO_MODULE:
+        return getattr(importlib.import_module(f".{_NAME_TO_MODULE[name]}", __name__), name)
+    if name in _MODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'helpers' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
