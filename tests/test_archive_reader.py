@@ -190,7 +190,7 @@ def test_round_trip_every_dynamodb_type_comes_back_exact(session, bucket):
     assert frame["ttl"][0] == pd.Timestamp(1764180000, unit="s", tz="UTC")
     assert frame["keys"][0] == {"id": "order-1", "timestamp": 1}
     assert frame["object_key"][0].startswith("archive/2026/11/26/18/")
-    assert frame["item_bytes"][0] == len(json.dumps(expected[0] | {"nothing": None}, ensure_ascii=False, separators=(",", ":"), default=str).encode())
+    assert frame["record_bytes"][0] == len(archive_line(ITEM_EVERY_TYPE, "a1").encode()) + 1  # with its newline
 
 
 def test_gzip_and_plain_objects_are_decoded_by_content_not_name(session, bucket):
@@ -417,3 +417,24 @@ def test_object_hour_reads_dated_folders_or_the_firehose_name():
     assert ar.object_hour("archive/2026/11/26/18/s-1-2026-11-26-18-05-00-x") == pd.Timestamp("2026-11-26 18:00", tz="UTC")
     assert ar.object_hour("archive/table=a/s-1-2026-11-26-07-05-00-0a1b") == pd.Timestamp("2026-11-26 07:00", tz="UTC")
     assert ar.object_hour("archive/whatever") is None
+
+
+def test_the_fast_path_and_the_exact_path_give_the_same_values(session, bucket, tmp_path, monkeypatch):
+    nested = {"address": {"M": {"city": {"S": "Berlin"}, "zip": {"S": "10115"}}}, "tags": {"SS": ["x", "y"]}, "total": {"N": "12.5"}, "flag": {"BOOL": True}}
+    for m in range(2):
+        put(session, bucket, object_key("archive/", minute=m), body([archive_line(simple_item(10 * m + i, **nested), f"e{m}{i}") for i in range(5)]))
+    calls = []
+    real = ar._arrow_table
+    monkeypatch.setattr(ar, "_arrow_table", lambda text: calls.append(1) or real(text))
+
+    fast = ar.read_archive(session, bucket)
+    exact = ar.read_archive(session, bucket, engine="python")
+
+    assert len(calls) == 2  # both objects went through pyarrow
+    assert list(fast.frame.columns) == list(exact.frame.columns)
+    flat = [c for c in exact.frame.columns if exact.frame[c].dtype != object]
+    pd.testing.assert_frame_equal(fast.frame[flat], exact.frame[flat])
+    for name in ("keys", "address", "tags"):
+        assert fast.frame[name].tolist() == exact.frame[name].tolist()
+    back = ar.read_parquet(fast.to_parquet(tmp_path / "fast.parquet"))
+    assert back["address"].tolist() == exact.frame["address"].tolist()

@@ -1,0 +1,254 @@
+"""Benchmark: helpers.archive_reader.read_archive against a naive loop, on the same archive, in one run.
+
+Not a test. ``.venv/bin/python bench/bench_archive_reader.py`` (a few minutes at most on 2 cores):
+
+1. writes 100,000 archived items (the documented line format) into 1,000 GZIP objects under
+   ``.bench/archive_reader/`` (a local folder laid out like the bucket: ``archive/YYYY/MM/DD/HH/...``);
+2. starts an embedded local AWS on a free port, creates a bucket and uploads the same objects;
+3. reads the archive four times, each in its own subprocess so that peak RSS is honest: the loader and the
+   naive loop (sequential reads, ``json.loads`` per line, ``pandas.json_normalize``), from the local AWS
+   and from the folder;
+4. prints rows/s, peak memory (peak RSS minus the RSS after imports) and the ratios against the targets:
+   rows/s >= 5x the naive loop, peak memory <= 3x the decompressed data.
+
+Options: ``--items``, ``--objects``, ``--workers``, ``--keep`` (keep the folder), ``--skip-s3``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import random
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / ".bench" / "archive_reader"
+PREFIX = "archive/"
+BUCKET = "bench-archive-reader"
+STATUSES = ("shipped", "delivered", "cancelled", "returned", "pending")
+WORDS = "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore".split()
+
+
+# --------------------------------------------------------------------------- the archive
+
+
+def _line(rng: random.Random, n: int, hour: int) -> str:
+    """One archive line (docs/architecture.md format) for a realistic order item (~0.7 KB)."""
+    created = 1_764_000_000 + n * 7
+    ttl = created + 90 * 86_400
+    deleted = ttl + rng.randint(60, 2 * 86_400)
+    order_id = str(uuid.UUID(int=rng.getrandbits(128)))
+    lines = ",".join(
+        f'{{"sku":"SKU-{rng.randint(1000, 9999)}","qty":{rng.randint(1, 5)},"unit_price":{rng.randint(100, 99999) / 100}}}'
+        for _ in range(rng.randint(1, 4))
+    )
+    item = (
+        f'{{"id":"{order_id}","timestamp":{created},"expires_at":{ttl},'
+        f'"customer":"customer-{rng.randint(1, 5000):05d}","status":"{rng.choice(STATUSES)}",'
+        f'"total":{rng.randint(100, 999999) / 100},"currency":"EUR","gift":{json.dumps(rng.random() < 0.1)},'
+        f'"lines":[{lines}],'
+        f'"address":{{"city":"City {rng.randint(1, 300)}","zip":"{rng.randint(10000, 99999)}","country":"DE"}},'
+        f'"tags":{json.dumps(sorted(rng.sample(WORDS, 3)))},'
+        f'"note":"{" ".join(rng.choices(WORDS, k=rng.randint(5, 40)))}"}}'
+    )
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(deleted))
+    return (
+        f'{{"event_id":"{uuid.UUID(int=rng.getrandbits(128)).hex}","sequence_number":"{10**20 + n}",'
+        f'"table":"orders","region":"us-east-1",'
+        f'"event_source_arn":"arn:aws:dynamodb:us-east-1:123456789012:table/orders/stream/2026-11-26T00:00:00.000",'
+        f'"deleted_at":"{stamp}","ttl_attribute":"expires_at","ttl":{ttl},'
+        f'"keys":{{"id":"{order_id}","timestamp":{created}}},"item":{item},"format":1}}\n'
+    )
+
+
+def write_archive(folder: Path, items: int, objects: int) -> tuple[list[str], int]:
+    """GZIP objects under ``folder/archive/YYYY/MM/DD/HH/``; returns (keys, decompressed bytes)."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    rng = random.Random(20261126)
+    keys, raw_total, n = [], 0, 0
+    per_object = items // objects
+    for o in range(objects):
+        hour = 1_764_180_000 + o * 600  # one object every 10 minutes
+        t = time.gmtime(hour)
+        key = f"{PREFIX}{time.strftime('%Y/%m/%d/%H', t)}/orders-archive-1-{time.strftime('%Y-%m-%d-%H-%M-%S', t)}-{uuid.UUID(int=rng.getrandbits(128))}"
+        count = per_object + (1 if o < items % objects else 0)
+        text = "".join(_line(rng, n + i, hour) for i in range(count)).encode()
+        n += count
+        raw_total += len(text)
+        path = folder / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(gzip.compress(text, compresslevel=6))
+        keys.append(key)
+    return keys, raw_total
+
+
+def upload(endpoint: str, folder: Path, keys: list[str]) -> None:
+    import boto3
+    from botocore.config import Config
+
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing", config=Config(max_pool_connections=16))
+    s3.create_bucket(Bucket=BUCKET)
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda k: s3.put_object(Bucket=BUCKET, Key=k, Body=(folder / k).read_bytes()), keys))
+
+
+# --------------------------------------------------------------------------- the loaders (run in a subprocess)
+
+
+def _rss_now() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _naive(source: str, endpoint: str | None, folder: Path) -> int:
+    """The obvious loop: list, read each object in turn, json.loads per line, json_normalize at the end."""
+    import pandas as pd
+
+    rows = []
+    if source == "s3":
+        import boto3
+
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+        keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=PREFIX) for o in page.get("Contents", [])]
+        for key in keys:
+            data = gzip.decompress(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+            for line in data.decode().splitlines():
+                rows.append(json.loads(line))
+    else:
+        for path in sorted((folder / PREFIX).rglob("*")):
+            if path.is_file():
+                for line in gzip.decompress(path.read_bytes()).decode().splitlines():
+                    rows.append(json.loads(line))
+    frame = pd.json_normalize(rows)
+    return len(frame)
+
+
+def _loader(source: str, endpoint: str | None, folder: Path, workers: int) -> int:
+    from helpers import archive_reader
+
+    if source == "s3":
+        from helpers.target import EndpointSession
+
+        sess = EndpointSession(endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+        result = archive_reader.read_archive(sess, BUCKET, PREFIX, max_workers=workers, progress=False)
+    else:
+        result = archive_reader.read_archive(folder, prefix=PREFIX, max_workers=workers, progress=False)
+    assert not result.problems, result.problems[:3]
+    return len(result.frame)
+
+
+def run_one(args: argparse.Namespace) -> None:
+    import boto3  # noqa: F401 - imports (the same for both readers) are part of the baseline
+    import pandas  # noqa: F401
+    import pyarrow.compute  # noqa: F401
+    import pyarrow.json  # noqa: F401
+
+    import helpers.archive_reader  # noqa: F401
+    import helpers.target  # noqa: F401
+
+    base = _rss_now()
+    started = time.perf_counter()
+    if args.run == "naive":
+        rows = _naive(args.source, args.endpoint, Path(args.folder))
+    else:
+        rows = _loader(args.source, args.endpoint, Path(args.folder), args.workers)
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({"rows": rows, "seconds": seconds, "base_rss": base, "peak_rss": peak}))
+
+
+def measure(run: str, source: str, endpoint: str | None, folder: Path, workers: int) -> dict:
+    cmd = [sys.executable, __file__, "--run", run, "--source", source, "--folder", str(folder), "--workers", str(workers)]
+    if endpoint:
+        cmd += ["--endpoint", endpoint]
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    if out.returncode:
+        raise SystemExit(f"{run}/{source} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--objects", type=int, default=1_000)
+    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--keep", action="store_true", help="keep the generated folder under .bench/")
+    parser.add_argument("--skip-s3", action="store_true", help="only the local folder")
+    parser.add_argument("--run", choices=["naive", "loader"], help=argparse.SUPPRESS)
+    parser.add_argument("--source", choices=["s3", "folder"], help=argparse.SUPPRESS)
+    parser.add_argument("--endpoint", help=argparse.SUPPRESS)
+    parser.add_argument("--folder", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.run:
+        run_one(args)
+        return 0
+
+    sys.path.insert(0, str(ROOT))
+    from helpers import local
+
+    folder = WORK / "bucket"
+    t0 = time.perf_counter()
+    keys, raw_bytes = write_archive(folder, args.items, args.objects)
+    stored = sum((folder / k).stat().st_size for k in keys)
+    print(f"archive: {args.items:,} items in {len(keys):,} GZIP objects, {stored / 1e6:.1f} MB stored, {raw_bytes / 1e6:.1f} MB decompressed (written in {time.perf_counter() - t0:.1f} s)")
+
+    results: dict[tuple[str, str], dict] = {}
+    port = None
+    try:
+        if not args.skip_s3:
+            port = _free_port()
+            endpoint = local.ensure_running(port)
+            t0 = time.perf_counter()
+            upload(endpoint, folder, keys)
+            print(f"embedded local AWS on {endpoint}: uploaded to s3://{BUCKET}/ in {time.perf_counter() - t0:.1f} s")
+            for run in ("naive", "loader"):
+                results[("s3", run)] = measure(run, "s3", endpoint, folder, args.workers)
+        for run in ("naive", "loader"):
+            results[("folder", run)] = measure(run, "folder", None, folder, args.workers)
+    finally:
+        if port:
+            local.stop(port)
+        if not args.keep:
+            shutil.rmtree(WORK, ignore_errors=True)
+
+    print()
+    print(f"{'source':<8} {'reader':<8} {'rows':>8} {'seconds':>8} {'rows/s':>9} {'peak MB':>8} {'x data':>7}")
+    ok = True
+    for source in ("s3", "folder"):
+        if (source, "loader") not in results:
+            continue
+        for run in ("naive", "loader"):
+            r = results[(source, run)]
+            grown = r["peak_rss"] - r["base_rss"]
+            print(f"{source:<8} {run:<8} {r['rows']:>8,} {r['seconds']:>8.2f} {r['rows'] / r['seconds']:>9,.0f} {grown / 1e6:>8.1f} {grown / raw_bytes:>7.2f}")
+        speedup = results[(source, "naive")]["seconds"] / results[(source, "loader")]["seconds"]
+        memory = (results[(source, "loader")]["peak_rss"] - results[(source, "loader")]["base_rss"]) / raw_bytes
+        verdict = "ok" if speedup >= 5 and memory <= 3 else "MISSED"
+        ok &= verdict == "ok"
+        print(f"  {source}: loader rows/s = {speedup:.1f}x the naive loop (target >= 5x); loader peak memory = {memory:.2f}x the decompressed data (target <= 3x): {verdict}")
+    print("peak memory = peak RSS of the reading subprocess minus its RSS after imports")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
