@@ -157,3 +157,44 @@ def test_demo_command_exits_non_zero_when_items_are_missing(local_aws):
     payload = json.loads(result.stdout)
     assert payload["archived_unique"] < payload["expired_written"] == 5
     assert payload["timed_out"] is True and payload["missing"] > 0
+
+
+# --------------------------------------------------------------------------- notebooks 04 and 05
+
+
+def _outputs(path) -> str:
+    import nbformat
+
+    text = []
+    for cell in nbformat.read(path, as_version=4).cells:
+        for out in cell.get("outputs", []):
+            text.append(out.get("text", "") + "".join(str(v) for v in out.get("data", {}).values()))
+    return "\n".join(text)
+
+
+@pytest.mark.timeout(300)
+def test_notebooks_04_and_05_run_after_01_to_03_and_04_again_changes_nothing(local_aws, tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from helpers.notebook_runner import run_notebook
+
+    notebooks = Path(__file__).resolve().parent.parent / "notebooks"
+    stack = f"n{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("TTL_ARCHIVE_STACK", stack)  # inherited by the kernels, with the run's local AWS port
+    monkeypatch.setenv("TTL_ARCHIVE_VERIFY_ITEMS", "30")
+    for name in ("01_dynamodb_table", "02_s3_bucket", "03_firehose", "04_lambda_trigger", "05_verify"):
+        run_notebook(notebooks / f"{name}.ipynb", tmp_path / "first", timeout=120)
+    run_notebook(notebooks / "04_lambda_trigger.ipynb", tmp_path / "second", timeout=120)
+
+    first, second = _outputs(tmp_path / "first" / "04_lambda_trigger.ipynb"), _outputs(tmp_path / "second" / "04_lambda_trigger.ipynb")
+    assert f"Lambda function {stack}-archiver: created" in first
+    assert "aws lambda create-event-source-mapping" in first and '\\"principalId\\":[\\"dynamodb.amazonaws.com\\"]' in first
+    assert "wildcard grants: []" in first
+    assert f"Lambda function {stack}-archiver: already there" in second
+    assert "aws lambda create-function" not in second and "aws lambda update-function-code" not in second
+    sha = [line.split()[-1] for line in first.splitlines() if line.strip().startswith("CodeSha256:")]
+    assert sha and f"CodeSha256 unchanged: True {sha[0]}" in second
+    verified = _outputs(tmp_path / "first" / "05_verify.ipynb")
+    assert "30 of 30 expired items archived" in verified and "0 missing, 0 unexpected" in verified
+    assert "all expired items archived, nothing else" in verified
+    assert '"ttl_attribute": "expires_at"' in verified
