@@ -438,3 +438,93 @@ def test_the_fast_path_and_the_exact_path_give_the_same_values(session, bucket, 
         assert fast.frame[name].tolist() == exact.frame[name].tolist()
     back = ar.read_parquet(fast.to_parquet(tmp_path / "fast.parquet"))
     assert back["address"].tolist() == exact.frame["address"].tolist()
+
+
+# --------------------------------------------------------------------------- through the real archiver
+
+
+class _FirehoseToS3:
+    """Stands in for Firehose: each PutRecordBatch becomes one GZIP object of the records' Data, under
+    the dated key layout Firehose uses (records concatenated with no delimiter, as Firehose does)."""
+
+    def __init__(self, session, bucket: str, stream: str) -> None:
+        self.s3 = session.client("s3")
+        self.bucket = bucket
+        self.stream = stream
+        self.calls = 0
+
+    def put_record_batch(self, DeliveryStreamName: str, Records: list[dict]) -> dict:  # noqa: N803 - boto3's names
+        self.calls += 1
+        data = b"".join(r["Data"] for r in Records)
+        key = f"archive/{DAY}/18/{DeliveryStreamName}-1-2026-11-26-18-{self.calls:02d}-00-{uuid.uuid4()}"
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=gzip.compress(data))
+        return {"FailedPutCount": 0, "Encrypted": False, "RequestResponses": [{"RecordId": uuid.uuid4().hex} for _ in Records]}
+
+
+class _Context:
+    aws_request_id = "test-request"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 60_000
+
+
+def _lambda_shape(av: object) -> object:
+    """AttributeValues as a Lambda event carries them: binary values as base64 text."""
+    if isinstance(av, dict):
+        return {k: (base64.b64encode(v).decode() if k == "B" else [base64.b64encode(b).decode() for b in v] if k == "BS" else _lambda_shape(v)) for k, v in av.items()}
+    if isinstance(av, list):
+        return [_lambda_shape(v) for v in av]
+    return av
+
+
+def _ttl_remove(n: int, item: dict) -> dict:
+    return {
+        "eventID": f"evt-{n}",
+        "eventName": "REMOVE",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/orders/stream/2026-11-26T00:00:00.000",
+        "userIdentity": {"type": "Service", "principalId": "dynamodb.amazonaws.com"},
+        "dynamodb": {
+            "ApproximateCreationDateTime": 1764180000 + n,
+            "Keys": {"id": item["id"], "timestamp": item["timestamp"]},
+            "OldImage": item,
+            "SequenceNumber": f"{10**20 + n}",
+            "StreamViewType": "OLD_IMAGE",
+        },
+    }
+
+
+def test_round_trip_through_the_archiver_gives_back_every_type_exactly(session, bucket, monkeypatch):
+    archiver = pytest.importorskip("helpers.archiver")
+    monkeypatch.setenv("DELIVERY_STREAM_NAME", "orders-archive")
+    monkeypatch.setenv("MAX_RECORD_BYTES", "2048")  # the big item below is split into part lines
+    firehose = _FirehoseToS3(session, bucket, "orders-archive")
+    archiver.set_firehose_client(firehose)
+    big = {**ITEM_EVERY_TYPE, "id": {"S": "order-big"}, "timestamp": {"N": "3"}, "essay": {"S": "ü" * 3000}}
+    other = {**ITEM_EVERY_TYPE, "id": {"S": "order-2"}, "timestamp": {"N": "2"}, "price": {"N": "0.1"}}
+    originals = [ITEM_EVERY_TYPE, other, big]
+    event = {"Records": [_ttl_remove(n, _lambda_shape(item)) for n, item in enumerate(originals)]}
+    try:
+        response = archiver.handler(event, _Context())
+        archiver.handler({"Records": event["Records"][:1]}, _Context())  # a re-delivered batch: a duplicate
+    finally:
+        archiver.set_firehose_client(None)
+
+    result = ar.read_archive(session, bucket)
+
+    assert response == {"batchItemFailures": []} and firehose.calls == 2
+    s3 = session.client("s3")
+    stored = b"".join(gzip.decompress(s3.get_object(Bucket=bucket, Key=k)["Body"].read()) for k in result.objects["key"])
+    assert b'"part_of"' in stored  # the big item really came as part lines
+    assert result.problems == [] and result.duplicates == 1
+    frame = result.frame.set_index("event_id").loc[["evt-0", "evt-1", "evt-2"]]
+    expected = [{k: plain(v) for k, v in item.items() if k != "nothing"} for item in originals]
+    for got, want in zip(ar.iter_items(frame.reset_index()), expected):
+        assert items_equal(got, want), (got, want)
+    assert frame["nothing"].isna().all()
+    assert list(frame["deleted_at"]) == [pd.Timestamp(1764180000 + n, unit="s", tz="UTC") for n in range(3)]
+    assert (frame["ttl"] == pd.Timestamp(1764180000, unit="s", tz="UTC")).all()
+    assert frame["keys"].tolist()[1] == {"id": "order-2", "timestamp": 2}
+    assert set(frame["table"]) == {"orders"} and set(frame["sequence_number"]) == {f"{10**20 + n}" for n in range(3)}
