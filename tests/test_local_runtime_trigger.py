@@ -241,3 +241,15 @@ def test_updated_code_is_used_by_the_next_invocation(session, stack):
     bad = lam.invoke(FunctionName=f"{stack}-bad")
     assert bad["FunctionError"] == "Unhandled"
     assert json.loads(bad["Payload"].read())["errorType"] == "Runtime.ImportModuleError"
+
+
+def test_records_older_than_the_maximum_age_are_discarded_with_record_age_exceeded(session, stack):
+    """AWS's minimum MaximumRecordAgeInSeconds is 60; moto accepts 1, which keeps this test short."""
+    url, queue_arn = make_queue(session, f"{stack}-dlq")
+    table, stream, bucket, _ = _pipeline(session, stack, env={"BEHAVIOUR": "always_fail"}, MaximumRetryAttempts=-1, MaximumRecordAgeInSeconds=1,
+                                         DestinationConfig={"OnFailure": {"Destination": queue_arn}})
+    put_items(session, table, [item("old")])
+    [message] = _messages(session, url, 1)
+    assert message["requestContext"]["condition"] == "RecordAgeExceeded"
+    assert message["DDBStreamBatchInfo"]["batchSize"] == 1
+    assert len(spy_calls(session, bucket)) >= 1

@@ -8,7 +8,7 @@ Settings (read when the server process starts; set them before ``python -m helpe
 ``TTL_ARCHIVE_LOCAL_POLL_SECONDS``            stream poll interval of an idle trigger (default 0.25; AWS polls 4 times a second)
 ``TTL_ARCHIVE_LOCAL_RETRY_SECONDS``           first back-off before retrying a failed batch, doubled per failure up to 2 s (default 0.2)
 ``TTL_ARCHIVE_LOCAL_FIREHOSE_FLUSH_SECONDS``  longest time a Firehose buffer waits locally (default 1; AWS waits the stream's IntervalInSeconds)
-``TTL_ARCHIVE_LOCAL_WORKER_IDLE_SECONDS``     a warm Lambda worker idle this long is stopped (default 60)
+``TTL_ARCHIVE_LOCAL_WORKER_IDLE_SECONDS``     a warm Lambda worker idle this long is stopped (default 30)
 ``TTL_ARCHIVE_LOCAL_STREAM_RETENTION_SECONDS`` stream records older than this are trimmed (default 86400, AWS's 24 hours)
 """
 
@@ -41,7 +41,7 @@ class Settings:
         self.poll_seconds = _float_env("TTL_ARCHIVE_LOCAL_POLL_SECONDS", 0.25, 0.01)
         self.retry_seconds = _float_env("TTL_ARCHIVE_LOCAL_RETRY_SECONDS", 0.2, 0.0)
         self.firehose_flush_seconds = _float_env("TTL_ARCHIVE_LOCAL_FIREHOSE_FLUSH_SECONDS", 1.0, 0.05)
-        self.worker_idle_seconds = _float_env("TTL_ARCHIVE_LOCAL_WORKER_IDLE_SECONDS", 60.0, 1.0)
+        self.worker_idle_seconds = _float_env("TTL_ARCHIVE_LOCAL_WORKER_IDLE_SECONDS", 30.0, 1.0)
         self.stream_retention_seconds = _float_env("TTL_ARCHIVE_LOCAL_STREAM_RETENTION_SECONDS", 86400.0, 1.0)
 
     def as_dict(self) -> dict[str, float]:
