@@ -528,3 +528,12 @@ def test_round_trip_through_the_archiver_gives_back_every_type_exactly(session, 
     assert (frame["ttl"] == pd.Timestamp(1764180000, unit="s", tz="UTC")).all()
     assert frame["keys"].tolist()[1] == {"id": "order-2", "timestamp": 2}
     assert set(frame["table"]) == {"orders"} and set(frame["sequence_number"]) == {f"{10**20 + n}" for n in range(3)}
+
+
+def test_text_that_looks_like_a_date_stays_text(session, bucket):
+    item = simple_item(1, shipped={"S": "2026-11-20"}, history={"L": [{"M": {"at": {"S": "2026-11-21T10:00:00Z"}}}]})
+    put(session, bucket, object_key("archive/"), body([archive_line(item, "d1")]))
+
+    frame = ar.read_archive(session, bucket).frame
+
+    assert frame["shipped"][0] == "2026-11-20" and frame["history"][0] == [{"at": "2026-11-21T10:00:00Z"}]
