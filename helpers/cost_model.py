@@ -448,7 +448,7 @@ def compute_scenario(inputs: CostInputs, scenario: Scenario, book: PriceBook | N
     if target in ("STANDARD_IA", "GLACIER_IR") and s.lifecycle_after_days is None and padded.any():
         notes.append(f"Objects average {object_kb[padded].mean():.0f} KB in {int(padded.sum())} months: billed as "
                      f"{MIN_BILLABLE_KB} KB each in {CLASS_LABEL[target]}.")
-    if target in ("GLACIER", "DEEP_ARCHIVE") and (objects > 0).any():
+    if target in ("GLACIER", "DEEP_ARCHIVE") and s.lifecycle_after_days is None and (objects > 0).any():
         share = ARCHIVE_OVERHEAD_CLASS_KB + ARCHIVE_OVERHEAD_STANDARD_KB
         notes.append(f"Each object carries {share} KB of archive overhead against a mean object of "
                      f"{(object_kb * objects).sum() / objects.sum():.0f} KB.")
@@ -562,7 +562,9 @@ class Comparison:
                 "break_even_month": even.get(name),
                 "unverified_figures": len(r.unverified),
             })
-        return pd.DataFrame(rows).set_index("scenario")
+        out = pd.DataFrame(rows).set_index("scenario")
+        out["break_even_month"] = out["break_even_month"].astype("Int64")
+        return out
 
 
 def compare(inputs: CostInputs, scenarios: Iterable[Scenario] | None = None, on_missing: str = "raise",
@@ -633,6 +635,22 @@ def lambda_filter_comparison(inputs: CostInputs, on_missing: str = "raise") -> p
         rows.append({"ttl_filter": flag, "invocations": r.quantities["lambda_invocations"].sum(),
                      "requests_usd": r.monthly["lambda_requests"].sum(), "duration_usd": r.monthly["lambda_duration"].sum()})
     return pd.DataFrame(rows).set_index("ttl_filter")
+
+
+def firehose_record_comparison(inputs: CostInputs, on_missing: str = "raise") -> pd.DataFrame:
+    """Firehose ingestion over the horizon with the archiver's packing against one item per record.
+    Columns: record_kb, billed_kb (rounded up to 5 KB), records, billed_gb, ingestion_usd."""
+    s = Scenario("archive", "archive")
+    book = PriceBook.load(inputs.region, on_missing=on_missing)
+    rows = []
+    for label, record_kb in (("packed (archiver)", None), ("one item per record", inputs.item_kb)):
+        x = replace(inputs, firehose_record_kb=record_kb)
+        r = compute_scenario(x, s, book)
+        rows.append({"records": label, "record_kb": x.record_kb, "billed_kb": firehose_billed_kb(x.record_kb),
+                     "firehose_records": r.quantities["firehose_records"].sum(),
+                     "billed_gb": r.quantities["firehose_billed_gb"].sum(),
+                     "ingestion_usd": r.monthly["firehose_ingestion"].sum()})
+    return pd.DataFrame(rows).set_index("records")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -1,0 +1,286 @@
+"""Charts of the cost model (matplotlib) and the ipywidgets calculator of notebook 07.
+
+Every ``plot_*`` function draws on the ``ax`` it is given (or a new figure) and returns the Axes; it
+computes nothing itself: the numbers come from :mod:`helpers.cost_model`. :func:`build_calculator`
+returns explicit widgets and recomputes only when its "Compute" button is pressed (sliders use
+``continuous_update=False``), and renders the default result once when built, so a headless run shows
+it too.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from . import cost_model as cm
+from .pricing import REGIONS
+
+COMPONENT_LABELS = {
+    "dynamodb_storage": "DynamoDB storage",
+    "dynamodb_writes": "DynamoDB writes",
+    "dynamodb_reads": "DynamoDB reads back",
+    "lambda_requests": "Lambda requests",
+    "lambda_duration": "Lambda duration",
+    "firehose_ingestion": "Firehose ingestion",
+    "s3_puts": "S3 PUTs",
+    "s3_storage": "S3 storage (data)",
+    "s3_object_overhead": "S3 per-object overhead (40 KB / 128 KB min)",
+    "s3_transitions": "S3 lifecycle transitions",
+    "s3_early_delete": "S3 early deletion",
+    "s3_retrieval": "S3 retrieval",
+}
+
+
+def _ax(ax):
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 4.5))
+    return ax
+
+
+def _usd(ax, label: str = "USD") -> None:
+    ax.set_ylabel(label)
+    ax.grid(True, alpha=0.3)
+
+
+def plot_monthly(comparison: cm.Comparison, ax=None):
+    """One line per scenario: its cost in each month of the horizon."""
+    ax = _ax(ax)
+    comparison.monthly_totals().plot(ax=ax, linewidth=1.6)
+    ax.set_title(f"Monthly cost per scenario ({comparison.inputs.region})")
+    ax.set_xlabel("month")
+    _usd(ax, "USD per month")
+    ax.legend(fontsize=7, loc="upper left")
+    return ax
+
+
+def plot_cumulative(comparison: cm.Comparison, ax=None):
+    """One line per scenario: what it has cost in total by the end of each month."""
+    ax = _ax(ax)
+    comparison.cumulative().plot(ax=ax, linewidth=1.6)
+    ax.set_title("Cumulative cost")
+    ax.set_xlabel("month")
+    _usd(ax, "USD since month 1")
+    ax.legend(fontsize=7, loc="upper left")
+    return ax
+
+
+def plot_breakdown(result: cm.ScenarioResult, ax=None):
+    """Stacked bars: the chosen scenario's monthly cost split by component (zero components omitted)."""
+    ax = _ax(ax)
+    monthly = result.monthly.loc[:, (result.monthly > 0).any()]
+    monthly = monthly.rename(columns=COMPONENT_LABELS)
+    if monthly.empty:
+        ax.text(0.5, 0.5, "no cost", ha="center", transform=ax.transAxes)
+    else:
+        monthly.plot.bar(stacked=True, ax=ax, width=0.85, colormap="tab20")
+        step = max(1, len(monthly) // 12)
+        ax.set_xticks(range(0, len(monthly), step))
+        ax.set_xticklabels(monthly.index[::step], rotation=0)
+        ax.legend(fontsize=7, loc="upper left")
+    ax.set_title(f"Where the money goes: {result.scenario.name}")
+    ax.set_xlabel("month")
+    _usd(ax, "USD per month")
+    return ax
+
+
+def plot_buffer_sweep(sweep: pd.DataFrame, ax=None, value: str = "total_usd"):
+    """Total cost over the horizon against the Firehose buffer size, one line per scenario and interval
+    (solid: the first interval, dashed: the others). Labels give the mean object size at both ends."""
+    ax = _ax(ax)
+    intervals = sorted(sweep["buffer_interval_s"].unique())
+    colours = {}
+    for (scenario, interval), group in sweep.groupby(["scenario", "buffer_interval_s"], sort=False):
+        group = group.sort_values("buffer_size_mib")
+        colour = colours.setdefault(scenario, f"C{len(colours)}")
+        style = "-" if interval == intervals[0] else "--"
+        kb = group["mean_object_kb"].to_numpy()
+        label = f"{scenario}, {interval:g} s (objects {kb[0]:.0f}-{kb[-1]:.0f} KB)"
+        ax.plot(group["buffer_size_mib"], group[value], style, color=colour, marker="o", markersize=3, label=label)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("Firehose buffer size (MiB)")
+    ax.set_title("Small files: total cost over the horizon against the buffer size")
+    _usd(ax, "USD over the horizon")
+    ax.legend(fontsize=7, loc="best")
+    return ax
+
+
+def plot_break_even(comparison: cm.Comparison, baseline: str = cm.BASELINE, ax=None):
+    """Cumulative saving against ``baseline`` (positive: cheaper than keeping it), with a marker at each
+    scenario's break-even month."""
+    ax = _ax(ax)
+    cum = comparison.cumulative()
+    if baseline not in cum:
+        ax.text(0.5, 0.5, f"baseline {baseline!r} not computed", ha="center", transform=ax.transAxes)
+        return ax
+    even = cm.break_even(comparison, baseline)
+    for i, name in enumerate(c for c in cum.columns if c != baseline):
+        saving = cum[baseline] - cum[name]
+        line, = ax.plot(saving.index, saving, label=f"{name} (break-even: {even[name] or 'never'})", color=f"C{i + 1}")
+        if even[name] is not None:
+            ax.plot([even[name]], [saving.loc[even[name]]], "o", color=line.get_color())
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_title(f"Cumulative saving against '{baseline}'")
+    ax.set_xlabel("month")
+    _usd(ax, "USD saved so far")
+    if len(cum.columns) > 1:
+        ax.legend(fontsize=7, loc="upper left")
+    return ax
+
+
+def dashboard(comparison: cm.Comparison, scenario: str, sweep: pd.DataFrame | None = None):
+    """All the charts in one figure (the calculator draws this). Returns the Figure."""
+    fig, axes = plt.subplots(3, 2, figsize=(14, 13))
+    plot_monthly(comparison, axes[0, 0])
+    plot_cumulative(comparison, axes[0, 1])
+    if scenario in comparison.results:
+        plot_breakdown(comparison.results[scenario], axes[1, 0])
+    plot_break_even(comparison, ax=axes[1, 1])
+    if sweep is not None and not sweep.empty:
+        plot_buffer_sweep(sweep, axes[2, 0])
+    else:
+        axes[2, 0].set_visible(False)
+    axes[2, 1].axis("off")
+    summary = comparison.summary()[["total_usd", "break_even_month", "unverified_figures"]].round(2)
+    summary = summary.astype(object).where(summary.notna(), "never")
+    axes[2, 1].table(cellText=summary.reset_index().to_numpy(), colLabels=["scenario", *summary.columns],
+                     loc="center", fontsize=7).auto_set_font_size(False)
+    fig.tight_layout()
+    return fig
+
+
+def unverified_report(comparison: cm.Comparison) -> str:
+    """Plain text: each unverified figure once, with the scenarios that use it; then the skipped ones."""
+    used: dict[str, list[str]] = {}
+    for name, result in comparison.results.items():
+        for line in result.warnings():
+            used.setdefault(line, []).append(name)
+    lines = []
+    if used:
+        lines.append("Unverified figures these results depend on:")
+        for line, names in used.items():
+            lines.append(f"  - {line}\n      used by: {', '.join(names)}")
+    else:
+        lines.append("Every figure used is verified (confidence H or M, for the region itself).")
+    for name, reason in comparison.skipped.items():
+        lines.append(f"NOT COMPUTED: {name}: {reason}")
+    notes = [f"  - {name}: {n}" for name, r in comparison.results.items() for n in r.notes]
+    if notes:
+        lines.append("Notes:")
+        lines.extend(notes)
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------------
+# Optional: inputs from an archive folder
+# --------------------------------------------------------------------------------------------------
+
+def archive_frames_from_folder(folder: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Sizes only, for the cost model: (objects with key/size/last_modified, items with item_size).
+
+    Reads every file under ``folder`` (GZIP or plain, decided by content); an item is one line (part
+    lines of split items are counted as they are). ``helpers.archive_reader`` reads the content itself.
+    """
+    root = Path(folder)
+    objects, items = [], []
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        raw = path.read_bytes()
+        data = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+        stat = path.stat()
+        objects.append({"key": path.relative_to(root).as_posix(), "size": len(raw),
+                        "last_modified": pd.Timestamp(stat.st_mtime, unit="s", tz="UTC")})
+        items.extend({"item_size": len(line) + 1} for line in data.split(b"\n") if line.strip())
+    return pd.DataFrame(objects, columns=["key", "size", "last_modified"]), pd.DataFrame(items, columns=["item_size"])
+
+
+def archive_stats_from_folder(folder: str | os.PathLike | None) -> cm.ArchiveStats | None:
+    """:func:`cost_model.archive_stats` of a folder, or None when there is no folder or nothing in it."""
+    if not folder or not Path(folder).is_dir():
+        return None
+    objects, items = archive_frames_from_folder(folder)
+    if objects.empty:
+        return None
+    return cm.archive_stats(objects, items)
+
+
+# --------------------------------------------------------------------------------------------------
+# The calculator
+# --------------------------------------------------------------------------------------------------
+
+def build_calculator(inputs: cm.CostInputs, lifecycle_after_days: float = 30, on_missing: str = "fallback",
+                     sweep_sizes: Sequence[float] = (1, 4, 16, 64, 128)):
+    """An ipywidgets calculator: sliders and dropdowns for the main inputs, a "Compute" button, and an
+    Output showing :func:`dashboard` plus the unverified figures. Sliders never trigger a computation
+    (``continuous_update=False`` and no observers): only the button does. Returns the VBox; its
+    ``compute()`` attribute runs the same callback (used once at build time for the default result)."""
+    import ipywidgets as w
+    from IPython.display import display
+
+    style = {"description_width": "200px"}
+    layout = w.Layout(width="520px")
+
+    def slider(cls, value, lo, hi, step, description, **kw):
+        return cls(value=value, min=lo, max=hi, step=step, description=description, continuous_update=False,
+                   style=style, layout=layout, **kw)
+
+    controls = {
+        "region": w.Dropdown(options=sorted(REGIONS), value=inputs.region, description="region", style=style, layout=layout),
+        "horizon_months": slider(w.IntSlider, inputs.horizon_months, 6, 120, 6, "horizon (months)"),
+        "table_gb": slider(w.FloatLogSlider, max(inputs.table_gb, 1), 0, 5, 0.1, "table today (GB)", base=10),
+        "monthly_growth_gb": slider(w.FloatSlider, inputs.monthly_growth_gb, 0, 1000, 1, "growth (GB/month)"),
+        "item_kb": slider(w.FloatSlider, inputs.item_kb, 0.1, 400, 0.1, "mean item size (KB)"),
+        "hot_days": slider(w.IntSlider, int(inputs.hot_days), 0, 730, 1, "hot period / TTL (days)"),
+        "retention_days": slider(w.IntSlider, int(inputs.retention_days), 1, 3650, 1, "archive retention (days)"),
+        "compression_ratio": slider(w.FloatSlider, inputs.compression_ratio, 1, 20, 0.5, "compression ratio"),
+        "buffer_size_mib": slider(w.IntSlider, int(inputs.buffer_size_mib), 1, 128, 1, "Firehose buffer (MiB)"),
+        "buffer_interval_s": slider(w.IntSlider, int(inputs.buffer_interval_s), 0, 900, 30, "Firehose interval (s)"),
+        "read_back_share": slider(w.FloatSlider, inputs.read_back_share, 0, 1, 0.01, "read back per month (share)"),
+        "one_item_per_record": w.Checkbox(value=inputs.firehose_record_kb is not None and inputs.firehose_record_kb == inputs.item_kb,
+                                          description="one item per Firehose record", style=style),
+        "lifecycle_after_days": slider(w.IntSlider, int(lifecycle_after_days), 0, 365, 1, "lifecycle to Deep Archive after (days)"),
+    }
+    names = [s.name for s in cm.default_scenarios(lifecycle_after_days)]
+    breakdown = w.Dropdown(options=[(n, i) for i, n in enumerate(names)], value=len(names) - 1, description="breakdown of",
+                           style=style, layout=layout)
+    button = w.Button(description="Compute", button_style="primary", icon="calculator")
+    status = w.HTML()
+    out = w.Output()
+
+    def compute(_=None):
+        values = {k: c.value for k, c in controls.items()}
+        one = values.pop("one_item_per_record")
+        after = values.pop("lifecycle_after_days")
+        status.value = "<i>computing...</i>"
+        try:
+            x = replace(inputs, **values)
+            x = replace(x, firehose_record_kb=x.item_kb if one else None)
+            scenarios = cm.default_scenarios(after)
+            comparison = cm.compare(x, scenarios, on_missing=on_missing)
+            chosen = scenarios[breakdown.value].name
+            archive = [s for s in scenarios if s.kind == "archive" and s.name in comparison.results]
+            sweep = cm.buffer_sweep(x, [archive[i] for i in (0, 3, 4) if i < len(archive)], sweep_sizes,
+                                    on_missing=on_missing) if archive else None
+        except ValueError as err:
+            status.value = f"<b style='color:#b00'>{err}</b>"
+            return
+        with out:
+            out.clear_output(wait=True)
+            fig = dashboard(comparison, chosen, sweep)
+            display(fig)
+            plt.close(fig)
+            print(unverified_report(comparison))
+        status.value = f"computed {len(comparison.results)} scenarios for {x.region}"
+
+    button.on_click(compute)
+    box = w.VBox([w.HTML("<b>Archive cost calculator</b>: change the inputs, then press Compute."),
+                  *controls.values(), breakdown, w.HBox([button, status]), out])
+    box.compute = compute  # type: ignore[attr-defined]
+    box.controls = controls  # type: ignore[attr-defined]
+    compute()
+    return box

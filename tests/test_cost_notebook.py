@@ -1,0 +1,124 @@
+"""Notebook 07 and the charts/calculator behind it: the template, a headless run that draws the charts
+(no AWS needed), and the calculator computing only when its button is pressed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import nbformat  # noqa: E402
+import pytest  # noqa: E402
+
+from helpers import cost_charts, cost_model  # noqa: E402
+from helpers.notebook_runner import run_notebook  # noqa: E402
+
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "07_cost_comparison.ipynb"
+
+
+def test_notebook_is_committed_without_outputs_and_follows_the_template():
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.outputs == [] and c.execution_count is None for c in code)
+    assert sum("parameters" in c.metadata.get("tags", []) for c in code) == 1
+    markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert markdown.startswith("# 07 ")
+    for heading in ("## Overview", "## Prerequisites", "## Get started", "## 1. ", "## Cleaning up", "## Next"):
+        assert heading in markdown, heading
+    # A markdown cell before every code cell, except consecutive chart cells of one step.
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and nb.cells[i - 1].cell_type == "code":
+            assert "plot_break_even" in cell.source, f"cell {i} has no markdown cell before it"
+    # Every chart step says how to read it.
+    assert markdown.count("**How to read it:**") >= 5
+
+
+def test_notebook_runs_headless_without_aws_and_draws_its_charts(tmp_path):
+    out = run_notebook(NOTEBOOK, output_dir=tmp_path, timeout=120)
+    nb = nbformat.read(out, as_version=4)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    images = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert len(images) >= 6  # monthly, cumulative, breakdown, buffer sweep, two break-even charts
+    text = "".join(o.get("text", "") for o in outputs)
+    assert "Unverified figures these results depend on" in text  # Tokyo by default: borrowed figures named
+    assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)  # the calculator
+
+
+def _inputs(**kw) -> cost_model.CostInputs:
+    base = dict(region="us-east-1", horizon_months=12, table_gb=200, monthly_growth_gb=20, item_kb=2)
+    base.update(kw)
+    return cost_model.CostInputs(**base)
+
+
+def test_calculator_recomputes_on_the_button_only(monkeypatch):
+    calls = []
+    real = cost_model.compare
+
+    def counting(*args, **kwargs):
+        calls.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cost_charts.cm, "compare", counting)
+    box = cost_charts.build_calculator(_inputs())
+    assert len(calls) == 1  # the default result, drawn once when built
+    sliders = [c for c in box.controls.values() if hasattr(c, "continuous_update")]
+    assert sliders and all(c.continuous_update is False for c in sliders)
+    box.controls["table_gb"].value = 1000
+    box.controls["buffer_size_mib"].value = 64
+    assert len(calls) == 1  # moving sliders computes nothing
+    button = next(c for c in box.children[-2].children if getattr(c, "description", "") == "Compute")
+    button.click()
+    assert len(calls) == 2
+    assert calls[-1].table_gb == pytest.approx(1000) and calls[-1].buffer_size_mib == 64
+    plt.close("all")
+
+
+def test_calculator_in_strict_mode_reports_the_scenarios_it_cannot_price(capsys):
+    # Tokyo with on_missing="raise": only DynamoDB Standard has every figure; the rest are listed.
+    box = cost_charts.build_calculator(_inputs(region="ap-northeast-1"), on_missing="raise")
+    printed = capsys.readouterr().out  # outside a kernel the Output widget prints through
+    assert "NOT COMPUTED: Archive to S3 Standard" in printed and "firehose/ingestion" in printed
+    assert box.children[-2].children[1].value == "computed 1 scenarios for ap-northeast-1"
+    plt.close("all")
+
+
+def test_charts_draw_one_line_per_scenario_and_mark_break_even():
+    comparison = cost_model.compare(_inputs(), on_missing="fallback")
+    n = len(comparison.results)
+    assert len(cost_charts.plot_monthly(comparison).get_lines()) == n
+    assert len(cost_charts.plot_cumulative(comparison).get_lines()) == n
+    even = cost_model.break_even(comparison)
+    ax = cost_charts.plot_break_even(comparison)
+    # one saving line per non-baseline scenario, one dot per break-even month, plus the zero line
+    assert len(ax.get_lines()) == (n - 1) + sum(m is not None for m in even.values()) + 1
+    result = comparison.results["Archive to S3 Glacier Flexible Retrieval"]
+    ax = cost_charts.plot_breakdown(result)
+    labels = {t.get_text() for t in ax.get_legend().get_texts()}
+    assert "Firehose ingestion" in labels and "S3 per-object overhead (40 KB / 128 KB min)" in labels
+    plt.close("all")
+
+
+def test_unverified_report_names_borrowed_figures_and_skipped_scenarios():
+    tokyo = _inputs(region="ap-northeast-1")
+    report = cost_charts.unverified_report(cost_model.compare(tokyo, on_missing="fallback"))
+    assert "firehose/ingestion [ap-northeast-1]" in report and "BORROWED from us-east-1" in report
+    strict = cost_charts.unverified_report(cost_model.compare(tokyo))
+    assert "NOT COMPUTED: Archive to S3 Standard" in strict and "firehose/ingestion" in strict
+
+
+def test_archive_stats_from_a_folder_of_gzip_objects(tmp_path):
+    import gzip
+
+    lines = b"".join(b'{"item": "%d"}\n' % i for i in range(100))
+    (tmp_path / "2026" / "11").mkdir(parents=True)
+    (tmp_path / "2026" / "11" / "a.gz").write_bytes(gzip.compress(lines))
+    stats = cost_charts.archive_stats_from_folder(tmp_path)
+    assert stats.objects == 1 and stats.items == 100
+    assert stats.mean_item_kb == pytest.approx(len(lines) / 100 / 1024)
+    assert stats.compression_ratio == pytest.approx(len(lines) / len(gzip.compress(lines)), rel=0.05)
+    assert cost_charts.archive_stats_from_folder(tmp_path / "missing") is None
+    assert cost_charts.archive_stats_from_folder("") is None
