@@ -331,3 +331,15 @@ def test_archive_stats_from_objects_and_items():
         cm.archive_stats(objects.drop(columns="last_modified"))
     with pytest.raises(ValueError, match="negative"):
         cm.archive_stats(objects.assign(size=[-1, 2, 3]))
+
+
+def test_one_item_per_record_against_packing():
+    # 1 GB of 2 KB items: packed records of 100 x 2 = 200 KB (a 5 KB multiple) bill 1 GB x 0.029;
+    # one item per record bills each 2 KB item as 5 KB: 2.5 GB x 0.029 = 0.0725
+    x = CostInputs(region="us-east-1", table_gb=1, monthly_growth_gb=0, hot_days=0, item_kb=2,
+                   include_writes=False, horizon_months=1)
+    t = cm.firehose_record_comparison(x)
+    assert t.loc["packed (archiver)", "record_kb"] == 200
+    assert t.loc["packed (archiver)", "ingestion_usd"] == pytest.approx(0.029)
+    assert t.loc["one item per record", "billed_kb"] == 5
+    assert t.loc["one item per record", "ingestion_usd"] == pytest.approx(0.0725)
