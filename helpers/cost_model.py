@@ -657,7 +657,8 @@ def firehose_record_comparison(inputs: CostInputs, on_missing: str = "raise") ->
 # Inputs from an existing archive
 # --------------------------------------------------------------------------------------------------
 
-ITEM_SIZE_COLUMNS = ("item_size", "line_bytes", "size_bytes", "item_bytes", "size")
+ITEM_SIZE_COLUMNS = ("record_bytes", "item_size", "line_bytes", "size_bytes", "item_bytes", "size")
+TIME_COLUMNS = ("last_modified", "stored_at")
 
 
 @dataclass(frozen=True)
@@ -687,21 +688,23 @@ def archive_stats(objects: pd.DataFrame, items: pd.DataFrame | None = None, item
     """Summarise an archive for the model.
 
     ``objects``: one row per S3 object with ``key``, ``size`` (stored bytes, i.e. compressed) and
-    ``last_modified`` (datetime or ISO string). ``items``: one row per archived item with its
-    uncompressed size in bytes, in ``item_size_column`` (default: the first of ITEM_SIZE_COLUMNS
-    present). ``compression_ratio`` = sum of item sizes / sum of object sizes, so ``items`` must cover
+    ``last_modified`` or ``stored_at`` (datetime or ISO string), as in ``archive_reader``'s ``objects``.
+    ``items``: one row per archived item with its uncompressed size in bytes, in ``item_size_column``
+    (default: the first of ITEM_SIZE_COLUMNS present, e.g. ``record_bytes`` of ``archive_reader``'s
+    ``frame``). ``compression_ratio`` = sum of item sizes / sum of object sizes, so ``items`` must cover
     the same objects. ``days`` spans the first to the last ``last_modified`` (at least one day).
     Raises ValueError on missing columns, negative sizes or an empty frame.
     """
-    missing = {"key", "size", "last_modified"} - set(objects.columns)
+    time_col = next((c for c in TIME_COLUMNS if c in objects.columns), "last_modified")
+    missing = {"key", "size", time_col} - set(objects.columns)
     if missing:
-        raise ValueError(f"objects needs columns key, size, last_modified; missing {sorted(missing)}")
+        raise ValueError(f"objects needs columns key, size, last_modified (or stored_at); missing {sorted(missing)}")
     if objects.empty:
         raise ValueError("objects is empty: nothing archived yet")
     sizes = pd.to_numeric(objects["size"], errors="raise")
     if (sizes < 0).any():
         raise ValueError("objects.size has negative values")
-    times = pd.to_datetime(objects["last_modified"], utc=True)
+    times = pd.to_datetime(objects[time_col], utc=True)
     days = max((times.max() - times.min()).total_seconds() / 86_400, 1.0)
     stored_bytes = float(sizes.sum())
     mean_item_kb = n_items = ratio = None

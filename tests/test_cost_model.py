@@ -331,6 +331,9 @@ def test_archive_stats_from_objects_and_items():
         cm.archive_stats(objects.drop(columns="last_modified"))
     with pytest.raises(ValueError, match="negative"):
         cm.archive_stats(objects.assign(size=[-1, 2, 3]))
+    # archive_reader's names: objects.stored_at and frame.record_bytes
+    reader = cm.archive_stats(objects.rename(columns={"last_modified": "stored_at"}), pd.DataFrame({"record_bytes": [2048] * 3}))
+    assert reader.objects_per_day == 1.5 and reader.mean_item_kb == 2 and reader.compression_ratio == pytest.approx(6144 / 6000)
 
 
 def test_one_item_per_record_against_packing():
