@@ -630,6 +630,11 @@ class DeliveryStats:
     out_of_time: bool = False
 
 
+def _sleep(seconds: float) -> None:
+    """The backoff sleep (a module-level indirection so that tests can replace it)."""
+    time.sleep(seconds)
+
+
 def _error_code(err) -> str:
     return str(getattr(err, "response", {}).get("Error", {}).get("Code", ""))
 
@@ -656,7 +661,7 @@ def _is_retryable(err) -> bool:
     return False
 
 
-def deliver(records: list, client, config: Config, time_left_ms, sleep=time.sleep, stats=None) -> list:
+def deliver(records: list, client, config: Config, time_left_ms, sleep=None, stats=None) -> list:
     """Send ``records`` (:class:`FirehoseRecord`) with PutRecordBatch; return one bool per record: True when
     Firehose confirmed it.
 
@@ -667,6 +672,7 @@ def deliver(records: list, client, config: Config, time_left_ms, sleep=time.slee
     raised (after an error log with an actionable hint when the code is known).
     """
     stats = stats if stats is not None else DeliveryStats()
+    sleep = sleep or _sleep
     delivered = [False] * len(records)
     pending = deque(range(len(records)))
     stream = config.delivery_stream_name
@@ -791,7 +797,7 @@ def _time_left(context):
     return lambda: (deadline - time.monotonic()) * 1000.0
 
 
-def archive_batch(records: list, context, config: Config, firehose, sleep=time.sleep) -> BatchResult:
+def archive_batch(records: list, context, config: Config, firehose, sleep=None) -> BatchResult:
     """Archive the stream records of one batch (Lambda event ``Records``) to ``config.delivery_stream_name``
     through ``firehose`` (anything with ``put_record_batch``). Returns a :class:`BatchResult` whose
     ``batch_item_failures`` is empty when every TTL-delete record was confirmed delivered, else the sequence
