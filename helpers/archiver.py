@@ -522,15 +522,17 @@ def encode_records(records: list, config: Config) -> EncodedBatch:
     ttl_attribute = config.ttl_attribute
     for index, record in enumerate(records):
         identity = record.get("userIdentity")
-        if not (
+        if not (  # inlined skip_reason() for the common case: plain dicts from the Lambda runtime
             identity.__class__ is dict
             and identity.get("principalId") == TTL_PRINCIPAL
             and identity.get("type") == "Service"
             and record.get("eventName") == "REMOVE"
             and (record.get("dynamodb") or {}).get("OldImage")
         ):
-            out.skipped[skip_reason(record) or "other_event"] += 1
-            continue
+            reason = skip_reason(record)
+            if reason is not None:
+                out.skipped[reason] += 1
+                continue
         try:
             text = archive_line(record, ttl_attribute)
         except (ValueError, KeyError, TypeError, AttributeError) as err:

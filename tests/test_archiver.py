@@ -239,6 +239,15 @@ def test_remove_without_user_identity_is_skipped_not_an_error():
     assert result.response() == {"batchItemFailures": []}
 
 
+def test_ttl_delete_is_archived_whatever_mapping_type_carries_it():
+    from collections import OrderedDict
+
+    record = stream_record(0)
+    record["userIdentity"] = OrderedDict(TTL_IDENTITY)
+    result, fake, _ = run([record])
+    assert result.archived == 1 and len(read_lines(fake.stored)) == 1
+
+
 def test_skip_reason_names_every_kind_of_record():
     assert archiver.skip_reason(stream_record(0)) is None
     assert archiver.skip_reason(stream_record(0, event="INSERT")) == "insert"
