@@ -8,7 +8,9 @@ AWS) and stops at the first failure with the failing cell's error.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -23,22 +25,26 @@ def run_notebook(path: Path, output_dir: Path | None = None, timeout: int = DEFA
     """Execute ``path`` in a fresh kernel whose working directory is the notebook's folder.
 
     Writes the executed copy to ``output_dir`` (when given) even if a cell fails, then re-raises
-    the failure (``nbclient.exceptions.CellExecutionError``). Returns the written path.
+    the failure (``nbclient.exceptions.CellExecutionError``). Returns the written path, or None
+    without ``output_dir``.
     """
     import nbformat
+    from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
-    out = None
-    try:
-        client.execute()
-    finally:
-        if output_dir is not None:
-            output_dir.mkdir(parents=True, exist_ok=True)
-            out = output_dir / path.name
-            nbformat.write(nb, out)
-    return out
+    # IPC sockets in a private folder: TCP ports picked at random can collide with other processes
+    # (other kernels, a local AWS of another run) between the pick and the bind.
+    with tempfile.TemporaryDirectory(prefix="nbkernel-") as sockets:
+        km = KernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(sockets, "kernel"))
+        client = NotebookClient(nb, km=km, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+        try:
+            client.execute()
+        finally:
+            if output_dir is not None:
+                output_dir.mkdir(parents=True, exist_ok=True)
+                nbformat.write(nb, output_dir / path.name)
+    return output_dir / path.name if output_dir is not None else None
 
 
 def main(argv: list[str] | None = None) -> int:
