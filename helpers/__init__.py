@@ -23,6 +23,9 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "firehose": ("ensure_delivery_stream", "describe_delivery_stream", "delete_delivery_stream"),
     "teardown": ("teardown", "TeardownReport"),
     "outcome": ("Ensured",),
+    "archive_reader": ("read_archive", "read_parquet", "write_parquet", "ArchiveReadResult", "Problem"),
+    "cost_model": ("CostInputs", "Scenario", "compare", "compute_scenario", "default_scenarios"),
+    "pricing": ("PriceBook", "MissingPriceError", "PriceListUnavailable"),
 }
 _MODULES = (
     "alarms", "archive_charts", "archive_reader", "cli_equivalent", "cost_charts", "cost_model", "dynamodb",

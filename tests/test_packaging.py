@@ -102,3 +102,19 @@ def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
     assert "make test" in readme and "make demo" in readme
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_every_public_name_of_the_package_resolves():
+    import helpers
+
+    for name in helpers.__all__:
+        assert getattr(helpers, name) is not None, name
+
+
+def test_importing_the_package_does_not_pull_in_pandas_or_matplotlib():
+    import subprocess
+    import sys
+
+    code = "import sys, helpers, helpers.local; print(sorted(m for m in ('pandas', 'matplotlib') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"
