@@ -232,7 +232,9 @@ def ensure_function(
         return Ensured("Lambda function", name, CREATED, client.get_function_configuration(FunctionName=name), [f"CodeSha256 {sha}"]).log(LOG)
 
     changes = _differences(current, desired)
-    if current.get("State") not in (None, "Active") or current.get("LastUpdateStatus") == "InProgress":
+    if current.get("State") == "Pending":  # just created (by another run): wait until Active
+        _wait(client, "function_active_v2", name, wait_timeout)
+    elif current.get("LastUpdateStatus") == "InProgress":  # another update still running
         _wait(client, "function_updated_v2", name, wait_timeout)
     if changes:
         LOG.info("updating the configuration of %s: %s", name, "; ".join(changes))
