@@ -139,17 +139,18 @@ def test_no_item_is_lost_when_firehose_and_the_function_fail_some_of_the_time(se
     Retries may deliver a line twice; after de-duplicating by event id, every item is there exactly once."""
     from helpers import local
 
-    deployed = pipeline.ensure_pipeline(sess, Settings(stack=f"f{uuid.uuid4().hex[:8]}"))
+    # Batches of 10: some 30 invocations and Firehose calls, so that every kind of fault does happen.
+    deployed = pipeline.ensure_pipeline(sess, Settings(stack=f"f{uuid.uuid4().hex[:8]}"), batch_size=10)
     local.set_faults(seed=7, firehose_record_failure_rate=0.2, firehose_call_failure_rate=0.1, lambda_crash_rate=0.2,
                      delivery_streams=[deployed.settings.delivery_stream_name], functions=[deployed.settings.function_name])
     try:
-        run = verify.start_run(sess, deployed.settings, deployed.identity, expired=150, future=2, user_deleted=1, save=False)
+        run = verify.start_run(sess, deployed.settings, deployed.identity, expired=300, future=2, user_deleted=1, save=False)
         report = verify.wait_for_archive(sess, run, timeout=120, progress=False)
         faults = local.health()["runtime"]["FaultService"]
     finally:
         local.clear_faults()
     assert report.complete, report.describe()
-    assert (report.archived_unique, report.missing, report.unexpected) == (150, 0, 0)
+    assert (report.archived_unique, report.missing, report.unexpected) == (300, 0, 0)
     assert report.controls_kept == report.controls_expected_kept == 2
     assert faults.get("lambda_crashes", 0) > 0 and faults.get("firehose_calls_failed", 0) + faults.get("firehose_records_failed", 0) > 0, faults
     # A worker that crashed after its handler ran had sent its lines: the retry sends them again. The second
@@ -157,7 +158,7 @@ def test_no_item_is_lost_when_firehose_and_the_function_fail_some_of_the_time(se
     from helpers.retry import wait_until
 
     later = wait_until(lambda: (lambda r: r if r.duplicates > 0 else None)(verify.check(sess, run)), what="the re-delivered lines", timeout=15)
-    assert (later.archived_unique, later.missing, later.unexpected) == (150, 0, 0)
+    assert (later.archived_unique, later.missing, later.unexpected) == (300, 0, 0)
 
 
 def _demo(*args: str) -> subprocess.CompletedProcess:
