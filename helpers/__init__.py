@@ -26,6 +26,12 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "archive_reader": ("read_archive", "read_parquet", "write_parquet", "ArchiveReadResult", "Problem"),
     "cost_model": ("CostInputs", "Scenario", "compare", "compute_scenario", "default_scenarios"),
     "pricing": ("PriceBook", "MissingPriceError", "PriceListUnavailable"),
+    "lambda_function": ("ensure_function", "build_zip", "code_sha256", "delete_function"),
+    "trigger": ("ensure_trigger", "delete_trigger", "TTL_FILTER"),
+    "failure_queue": ("ensure_failure_queue",),
+    "alarms": ("ensure_alarms",),
+    "pipeline": ("ensure_pipeline", "Pipeline"),
+    "verify": ("start_run", "wait_for_archive", "check", "Report"),
 }
 _MODULES = (
     "alarms", "archive_charts", "archive_reader", "cli_equivalent", "cost_charts", "cost_model", "dynamodb",
