@@ -56,6 +56,7 @@ import base64
 import binascii
 import json
 import logging
+import os
 import re
 import zlib
 from array import array
@@ -528,7 +529,7 @@ def _read_object(source: Any, ref: _ObjectRef, errors_mode: bool, fast: bool = F
     return result
 
 
-def _read_objects(source: Any, refs: tuple[_ObjectRef, ...], errors_mode: bool, fast: bool) -> list[Any]:
+def _read_objects(source: Any, refs: tuple[_ObjectRef, ...], errors_mode: bool, fast: bool, parser: ThreadPoolExecutor | None = None) -> list[Any]:
     """Download, decompress and parse consecutive objects (one job of the thread pool): one
     :class:`_Decoded` per object, in order, or the unexpected exception that object raised.
 
@@ -537,6 +538,8 @@ def _read_objects(source: Any, refs: tuple[_ObjectRef, ...], errors_mode: bool, 
     per object: pyarrow's cost per call is large next to a small object (about half of the parse
     time for 100 KB objects). When the joined text is declined (one object with a type the others
     lack a common form for, a blank line...), each object is tried on its own, then line by line.
+    ``parser``: the pool that runs pyarrow (as many threads as CPUs; pyarrow's allocator keeps memory
+    per thread, so parsing on every download thread would hold several times the memory for no gain).
     """
     results: list[Any] = []
     batch: list[tuple[_Decoded, bytes]] = []
@@ -554,7 +557,10 @@ def _read_objects(source: Any, refs: tuple[_ObjectRef, ...], errors_mode: bool, 
         else:
             results.append(out)
     if batch:
-        _parse_batch(batch)
+        if parser is None:
+            _parse_batch(batch)
+        else:
+            parser.submit(_parse_batch, batch).result()
     return results
 
 
@@ -562,7 +568,6 @@ def _parse_batch(batch: list[tuple[_Decoded, bytes]]) -> None:
     """Fill ``table`` (or, when pyarrow declines an object, ``rows``) of fast-eligible objects."""
     import pyarrow as pa
 
-    counts = [text.count(b"\n") for _, text in batch]
     if len(batch) > 1:
         joined = b"".join(text for _, text in batch)
         try:
@@ -571,21 +576,24 @@ def _parse_batch(batch: list[tuple[_Decoded, bytes]]) -> None:
             LOG.debug("fast path declined %d objects read together (%s): each on its own", len(batch), err)
         else:
             del joined
-            lines = np.concatenate([np.arange(1, n + 1, dtype=np.int64) for n in counts])
+            # Each object's rows: its text ends where the running total of record_bytes reaches it.
+            ends = np.cumsum(np.asarray(table.column("record_bytes")))
+            bounds = np.searchsorted(ends, np.cumsum([len(text) for _, text in batch]), side="right")
+            starts = np.concatenate(([0], bounds[:-1]))
+            lines = np.arange(1, table.num_rows + 1, dtype=np.int64) - np.repeat(starts, bounds - starts)
             table = table.append_column("object_line", pa.array(lines))
-            offset = 0
-            for (out, _), n in zip(batch, counts):
-                out.table, out.lines = table.slice(offset, n), n
-                offset += n
+            for (out, _), first, stop in zip(batch, starts.tolist(), bounds.tolist()):
+                out.table, out.lines = table.slice(first, stop - first), stop - first
             return
         del joined
-    for (out, text), n in zip(batch, counts):
+    for out, text in batch:
         try:
             table = _arrow_table(text)
         except Exception as err:  # noqa: BLE001 - any doubt: the exact path reads it
             LOG.debug("fast path declined %s: %s", out.ref.key, err)
             _parse_lines(out, text, None, False)
         else:
+            n = table.num_rows
             out.table = table.append_column("object_line", pa.array(np.arange(1, n + 1, dtype=np.int64)))
             out.lines = n
 
@@ -727,7 +735,11 @@ def _arrow_column(values: Any) -> Any:
 
 
 def _arrow_frame(tables: list[Any], object_key_of: list[str]) -> pd.DataFrame:
-    """Frame of the fast path's tables (already filtered): envelope cast, item attributes flattened."""
+    """Frame of the fast path's tables (already filtered): envelope cast, item attributes flattened.
+
+    Takes the tables out of ``tables`` (the list is emptied) and converts one column at a time,
+    dropping each column's Arrow chunks once it is converted: the peak is the data plus one
+    column, not the data twice."""
     import pyarrow as pa
 
     try:
@@ -735,23 +747,36 @@ def _arrow_frame(tables: list[Any], object_key_of: list[str]) -> pd.DataFrame:
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         # Objects disagree on a type (text in one, a number in another): each on its own, then pandas
         # puts the disagreeing columns in object dtype.
-        return pd.concat([_arrow_frame([t], [k]) for t, k in zip(tables, object_key_of)], ignore_index=True)
+        pairs = list(zip(tables, object_key_of))
+        tables.clear()
+        return pd.concat([_arrow_frame([t], [k]) for t, k in pairs], ignore_index=True)
+    rows_per_table = [t.num_rows for t in tables]
+    tables.clear()
     n = table.num_rows
+    columns = {name: table.column(name) for name in ENVELOPE_COLUMNS if name in table.column_names}
+    item = table.column("item")
+    attributes = [(f, pa.chunked_array([chunk.field(i) for chunk in item.chunks], type=f.type)) for i, f in enumerate(item.type)]
+    del table, item
     data: dict[str, Any] = {}
     for name in ENVELOPE_COLUMNS:
         if name == "object_key":
-            data[name] = pd.Categorical.from_codes(np.repeat(np.arange(len(tables)), [t.num_rows for t in tables]), categories=pd.Index(object_key_of, dtype="str"))
-        elif name not in table.column_names:
+            data[name] = pd.Categorical.from_codes(np.repeat(np.arange(len(rows_per_table)), rows_per_table), categories=pd.Index(object_key_of, dtype="str"))
+        elif name not in columns:
             data[name] = _object_array([None] * n) if name not in {"deleted_at", "ttl"} else pd.DatetimeIndex(np.full(n, _NAT).view("M8[ns]")).tz_localize("UTC")
         elif name == "ttl":
-            data[name] = _arrow_column(table.column(name).cast(pa.timestamp("s", tz="UTC")))
+            data[name] = _arrow_column(columns.pop(name).cast(pa.timestamp("s", tz="UTC")))
         else:
-            data[name] = _arrow_column(table.column(name))
-    item = table.column("item").combine_chunks()
-    for i in range(item.type.num_fields):
-        name = item.type.field(i).name
-        data[f"item.{name}" if name in _ENVELOPE_SET else name] = _arrow_column(item.field(i))
-    return pd.DataFrame(data, index=pd.RangeIndex(n))
+            data[name] = _arrow_column(_one_chunk(columns.pop(name)))
+    for i, (f, values) in enumerate(attributes):
+        attributes[i] = (f, None)
+        data[f"item.{f.name}" if f.name in _ENVELOPE_SET else f.name] = _arrow_column(_one_chunk(values))
+        del values
+    return pd.DataFrame(data, index=pd.RangeIndex(n), copy=False)
+
+
+def _one_chunk(values: Any) -> Any:
+    """A ChunkedArray as one Array (a frame of many small chunks is slow to use)."""
+    return values.chunk(0) if values.num_chunks == 1 else values.combine_chunks()
 
 
 # --------------------------------------------------------------------------- building columns
@@ -1012,7 +1037,7 @@ def read_archive(
     arrow_tables: list[Any] = []
     arrow_keys: list[str] = []
     pending_parts: dict[str, dict[str, Any]] = {}
-    counts = {"duplicates": 0, "out_of_range": 0}
+    counts = {"duplicates": 0, "out_of_range": 0, "rows": 0}
     start_ns = start_ts.value if start_ts is not None else None
     end_ns = end_ts.value if end_ts is not None else None
 
@@ -1114,6 +1139,8 @@ def read_archive(
                     problems.append(joined)
                 elif joined is not None:
                     kept += keep(*joined)
+        if not errors_mode:
+            counts["rows"] += kept
         target = error_object_rows if errors_mode else object_rows
         target.append(
             (
@@ -1137,9 +1164,12 @@ def read_archive(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=total, unit="obj", desc=f"reading {src}")
-    with ThreadPoolExecutor(max_workers=max(1, max_workers), thread_name_prefix="archive-reader") as pool:
-        fast = engine == "auto"
-        for (group, errors_mode), results in zip(jobs, _bounded_map(pool, jobs, src, max(1, max_workers) * 2, fast)):
+    fast = engine == "auto"
+    parse_threads = max(1, min(max_workers, os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=max(1, max_workers), thread_name_prefix="archive-reader") as pool, ThreadPoolExecutor(
+        max_workers=parse_threads, thread_name_prefix="archive-parser"
+    ) as parser:
+        for (group, errors_mode), results in zip(jobs, _bounded_map(pool, jobs, src, max(1, max_workers) * 2, fast, parser)):
             if isinstance(results, BaseException):
                 results = [results] * len(group)
             for ref, decoded in zip(group, results):
@@ -1149,7 +1179,7 @@ def read_archive(
                 consume(decoded, errors_mode)
             if bar is not None:
                 bar.update(len(group))
-                bar.set_postfix(rows=cols.n + sum(t.num_rows for t in arrow_tables), refresh=False)
+                bar.set_postfix(rows=counts["rows"], refresh=False)
     if bar is not None:
         bar.close()
     for event_id, slot in pending_parts.items():
@@ -1203,16 +1233,16 @@ def _jobs(refs: list[_ObjectRef], errors_mode: bool, workers: int) -> list[tuple
     return jobs
 
 
-def _bounded_map(pool: ThreadPoolExecutor, jobs: list[tuple[tuple[_ObjectRef, ...], bool]], src: Any, window: int, fast: bool) -> Iterator[Any]:
+def _bounded_map(pool: ThreadPoolExecutor, jobs: list[tuple[tuple[_ObjectRef, ...], bool]], src: Any, window: int, fast: bool, parser: ThreadPoolExecutor | None = None) -> Iterator[Any]:
     """Results of ``_read_objects`` in job order, at most ``window`` jobs in flight (bounded memory).
     An unexpected exception is yielded, not raised."""
     it = iter(jobs)
-    futures: deque = deque(pool.submit(_read_objects, src, group, mode, fast) for group, mode in islice(it, window))
+    futures: deque = deque(pool.submit(_read_objects, src, group, mode, fast, parser) for group, mode in islice(it, window))
     while futures:
         fut = futures.popleft()
         nxt = next(it, None)
         if nxt is not None:
-            futures.append(pool.submit(_read_objects, src, nxt[0], nxt[1], fast))
+            futures.append(pool.submit(_read_objects, src, nxt[0], nxt[1], fast, parser))
         try:
             yield fut.result()
         except Exception as err:  # noqa: BLE001 - reported as a Problem by the caller, never a crash
