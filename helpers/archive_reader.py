@@ -382,6 +382,7 @@ class _Decoded:
     problems: list[Problem] = field(default_factory=list)
     errors: list[tuple] = field(default_factory=list)
     table: Any = None  # a pyarrow Table when the fast path read the object
+    origin: Any = None  # (the job's table, first row) when ``table`` is a slice of it
     failed: bool = False
 
 
@@ -583,7 +584,7 @@ def _parse_batch(batch: list[tuple[_Decoded, bytes]]) -> None:
             lines = np.arange(1, table.num_rows + 1, dtype=np.int64) - np.repeat(starts, bounds - starts)
             table = table.append_column("object_line", pa.array(lines))
             for (out, _), first, stop in zip(batch, starts.tolist(), bounds.tolist()):
-                out.table, out.lines = table.slice(first, stop - first), stop - first
+                out.table, out.lines, out.origin = table.slice(first, stop - first), stop - first, (table, first)
             return
         del joined
     for out, text in batch:
@@ -734,8 +735,9 @@ def _arrow_column(values: Any) -> Any:
     return values.to_pandas()
 
 
-def _arrow_frame(tables: list[Any], object_key_of: list[str]) -> pd.DataFrame:
+def _arrow_frame(tables: list[Any], keys_of: list[list[tuple[str, int]]]) -> pd.DataFrame:
     """Frame of the fast path's tables (already filtered): envelope cast, item attributes flattened.
+    ``keys_of``: for each table, the objects its rows come from, in order, as (key, rows).
 
     Takes the tables out of ``tables`` (the list is emptied) and converts one column at a time,
     dropping each column's Arrow chunks once it is converted: the peak is the data plus one
@@ -747,11 +749,11 @@ def _arrow_frame(tables: list[Any], object_key_of: list[str]) -> pd.DataFrame:
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         # Objects disagree on a type (text in one, a number in another): each on its own, then pandas
         # puts the disagreeing columns in object dtype.
-        pairs = list(zip(tables, object_key_of))
+        pairs = list(zip(tables, keys_of))
         tables.clear()
         return pd.concat([_arrow_frame([t], [k]) for t, k in pairs], ignore_index=True)
-    rows_per_table = [t.num_rows for t in tables]
     tables.clear()
+    runs = [run for keys in keys_of for run in keys]
     n = table.num_rows
     columns = {name: table.column(name) for name in ENVELOPE_COLUMNS if name in table.column_names}
     item = table.column("item")
@@ -760,7 +762,7 @@ def _arrow_frame(tables: list[Any], object_key_of: list[str]) -> pd.DataFrame:
     data: dict[str, Any] = {}
     for name in ENVELOPE_COLUMNS:
         if name == "object_key":
-            data[name] = pd.Categorical.from_codes(np.repeat(np.arange(len(rows_per_table)), rows_per_table), categories=pd.Index(object_key_of, dtype="str"))
+            data[name] = pd.Categorical.from_codes(np.repeat(np.arange(len(runs)), [rows for _, rows in runs]), categories=pd.Index([key for key, _ in runs], dtype="str"))
         elif name not in columns:
             data[name] = _object_array([None] * n) if name not in {"deleted_at", "ttl"} else pd.DatetimeIndex(np.full(n, _NAT).view("M8[ns]")).tz_localize("UTC")
         elif name == "ttl":
@@ -919,7 +921,7 @@ def _error_records_frame(rows: list[tuple]) -> pd.DataFrame:
 _CATEGORIES = ("table", "region", "event_source_arn", "ttl_attribute", "object_key")
 
 
-def _assemble(cols: _Columns, arrow_tables: list[Any], arrow_keys: list[str]) -> pd.DataFrame:
+def _assemble(cols: _Columns, arrow_tables: list[Any], arrow_keys: list[list[tuple[str, int]]]) -> pd.DataFrame:
     """The frame: rows of the fast path and of the exact path, in object-key and line order."""
     frames = []
     if arrow_tables:
@@ -1035,7 +1037,21 @@ def read_archive(
     seen_ids: set[str] = set()
     completed_parts: set[str] = set()
     arrow_tables: list[Any] = []
-    arrow_keys: list[str] = []
+    arrow_keys: list[list[tuple[str, int]]] = []  # per table in arrow_tables: (object key, rows) in order
+    arrow_runs: list[list] = []  # per table: [job table, first row, end row] when a run of its rows
+
+    def add_table(table: Any, key: str, origin: Any) -> None:
+        """Keep a fast-path table; consecutive unfiltered objects of one job become one slice again
+        (fewer, larger chunks: cheaper to assemble and to use)."""
+        n = table.num_rows
+        last = arrow_runs[-1] if arrow_runs else None
+        if origin is not None and last is not None and last[0] is origin[0] and last[2] == origin[1]:
+            last[2] += n  # arrow_tables[-1] becomes the slice of the whole run in _assemble's call
+            arrow_keys[-1].append((key, n))
+            return
+        arrow_tables.append(table)
+        arrow_keys.append([(key, n)])
+        arrow_runs.append([origin[0], origin[1], origin[1] + n] if origin is not None else [None, 0, 0])
     pending_parts: dict[str, dict[str, Any]] = {}
     counts = {"duplicates": 0, "out_of_range": 0, "rows": 0}
     start_ns = start_ts.value if start_ts is not None else None
@@ -1057,7 +1073,7 @@ def read_archive(
         cols.add(row, key, line)
         return 1
 
-    def keep_table(table: Any, key: str) -> int:
+    def keep_table(table: Any, key: str, origin: Any = None) -> int:
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -1072,14 +1088,15 @@ def read_archive(
             before = table.num_rows
             table = table.filter(mask)
             counts["out_of_range"] += before - table.num_rows
+            if table.num_rows != before:
+                origin = None
         ids = table.column("event_id").to_pylist()
         if seen_ids.isdisjoint(ids):  # the usual case, checked and recorded in C
             before = len(seen_ids)
             seen_ids.update(ids)
             if len(seen_ids) - before == len(ids):
                 if table.num_rows:
-                    arrow_tables.append(table)
-                    arrow_keys.append(key)
+                    add_table(table, key, origin)
                 return table.num_rows
             seen_ids.difference_update(ids)  # a duplicate within the object: row by row below
         wanted = []
@@ -1093,8 +1110,7 @@ def read_archive(
         if not all(wanted):
             table = table.filter(pa.array(wanted, type=pa.bool_()))
         if table.num_rows:
-            arrow_tables.append(table)
-            arrow_keys.append(key)
+            add_table(table, key, origin if all(wanted) else None)
         return table.num_rows
 
     def join_part(key: str, line: int, rec: dict) -> tuple[tuple, str, int] | Problem | None:
@@ -1128,8 +1144,8 @@ def read_archive(
             error_rows.extend((ref.key, *err) for err in decoded.errors)
             kept = len(decoded.errors)
         elif decoded.table is not None:
-            kept = keep_table(decoded.table, ref.key)
-            decoded.table = None
+            kept = keep_table(decoded.table, ref.key, decoded.origin)
+            decoded.table = decoded.origin = None
         else:
             for line, row in decoded.rows:
                 kept += keep(row, ref.key, line)
@@ -1193,8 +1209,12 @@ def read_archive(
             LOG.warning("... and %d more problems (see result.problems)", len(problems) - i)
             break
         LOG.warning("skipped %s", p)
+    # One slice per run of consecutive objects; nothing else may hold the tables (see _arrow_frame).
+    tables = [t if run[0] is None else run[0].slice(run[1], run[2] - run[1]) for t, run in zip(arrow_tables, arrow_runs)]
+    arrow_tables.clear()
+    arrow_runs.clear()
     result = ArchiveReadResult(
-        frame=_assemble(cols, arrow_tables, arrow_keys),
+        frame=_assemble(cols, tables, arrow_keys),
         objects=_objects_frame(object_rows),
         error_objects=_objects_frame(error_object_rows),
         error_records=_error_records_frame(error_rows),
