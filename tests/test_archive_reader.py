@@ -537,3 +537,49 @@ def test_text_that_looks_like_a_date_stays_text(session, bucket):
     frame = ar.read_archive(session, bucket).frame
 
     assert frame["shipped"][0] == "2026-11-20" and frame["history"][0] == [{"at": "2026-11-21T10:00:00Z"}]
+
+
+# --------------------------------------------------------------------------- many small objects, one pyarrow call
+
+
+def _small_objects(folder: Path, count: int, lines: int, item_of) -> None:
+    for m in range(count):
+        path = folder / object_key("archive/", minute=m, name=f"o{m:03d}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body([archive_line(item_of(m, i), f"e{m:03d}-{i}") if (m, i) != (10, 0) else archive_line(item_of(3, 0), "e003-0") for i in range(lines)]))
+
+
+def test_small_objects_parsed_together_keep_their_keys_lines_and_values(tmp_path, monkeypatch):
+    nested = {"address": {"M": {"city": {"S": "Berlin"}, "zip": {"S": "10115"}}}, "tags": {"SS": ["x", "y"]}, "total": {"N": "12.5"}, "flag": {"BOOL": True}}
+    _small_objects(tmp_path, 24, 3, lambda m, i: simple_item(10 * m + i, **nested))
+    calls = []
+    real = ar._arrow_table
+    monkeypatch.setattr(ar, "_arrow_table", lambda text: calls.append(1) or real(text))
+
+    fast = ar.read_archive(tmp_path, max_workers=1)
+    exact = ar.read_archive(tmp_path, max_workers=1, engine="python")
+
+    assert 0 < len(calls) < 24  # several objects per pyarrow call
+    assert fast.problems == [] and fast.duplicates == exact.duplicates == 1 and len(fast.frame) == 24 * 3 - 1
+    assert list(fast.frame.columns) == list(exact.frame.columns)
+    flat = [c for c in exact.frame.columns if exact.frame[c].dtype != object]
+    pd.testing.assert_frame_equal(fast.frame[flat], exact.frame[flat])
+    for name in ("keys", "address", "tags"):
+        assert fast.frame[name].tolist() == exact.frame[name].tolist()
+    assert fast.frame["object_line"].tolist()[:6] == [1, 2, 3, 1, 2, 3]
+    assert fast.objects["rows"].tolist() == exact.objects["rows"].tolist() and fast.objects["lines"].sum() == 24 * 3
+
+
+def test_objects_that_cannot_be_parsed_together_are_read_one_by_one(tmp_path, caplog):
+    # "code" is text in every object but one, where it is a number: pyarrow cannot read them as one
+    _small_objects(tmp_path, 12, 2, lambda m, i: simple_item(10 * m + i, code={"N": "7"} if m == 5 else {"S": "x"}))
+
+    with caplog.at_level("DEBUG", logger="helpers.archive_reader"):
+        fast = ar.read_archive(tmp_path, max_workers=1)
+    assert any("read together" in r.getMessage() and "each on its own" in r.getMessage() for r in caplog.records)
+    exact = ar.read_archive(tmp_path, max_workers=1, engine="python")
+
+    assert fast.problems == [] and len(fast.frame) == len(exact.frame) == 12 * 2 - 1
+    assert fast.frame["code"].tolist() == exact.frame["code"].tolist() and fast.frame["code"].tolist().count(7) == 2
+    assert fast.frame["event_id"].tolist() == exact.frame["event_id"].tolist()
+    assert fast.frame["object_line"].tolist() == exact.frame["object_line"].tolist()
