@@ -1,5 +1,6 @@
 """The whole walkthrough, as `make demo` runs it: every notebook headless, top to bottom, in order,
-on the embedded local AWS, for one fresh stack. A failing cell fails the test with its traceback."""
+on the embedded local AWS, for one fresh stack; then every notebook again without change (each step is
+idempotent), and the clean-up twice. A failing cell fails the test with its traceback."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from helpers.notebook_runner import notebooks_in, run_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = notebooks_in(ROOT / "notebooks")
+STEPS = [p for p in NOTEBOOKS if p.stem != "99_cleanup"]
+CLEANUP = [p for p in NOTEBOOKS if p.stem == "99_cleanup"]
+RUNS = [("first", p) for p in STEPS] + [("again", p) for p in STEPS] + [("cleanup", p) for p in CLEANUP] + [("cleanup-again", p) for p in CLEANUP]
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +36,7 @@ def test_the_walkthrough_has_every_step():
     assert names == sorted(names)
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs_top_to_bottom_after_the_ones_before(path, walkthrough_stack, tmp_path_factory):
+@pytest.mark.parametrize(("run", "path"), RUNS, ids=[f"{run}-{p.stem}" for run, p in RUNS])
+def test_notebook_runs_top_to_bottom_after_the_ones_before(run, path, walkthrough_stack, tmp_path_factory):
     out = run_notebook(path, output_dir=tmp_path_factory.mktemp("executed"), timeout=300)
     assert out is not None and out.exists()
