@@ -9,7 +9,10 @@ Not a test. ``.venv/bin/python bench/bench_archive_reader.py`` (a few minutes at
    naive loop (sequential reads, ``json.loads`` per line, ``pandas.json_normalize``), from the local AWS
    and from the folder;
 4. prints rows/s, peak memory (peak RSS minus the RSS after imports) and the ratios against the targets:
-   rows/s >= 5x the naive loop, peak memory <= 3x the decompressed data.
+   rows/s >= 5x the naive loop, peak memory <= 3x the decompressed data;
+5. for S3, measures the download floor in a subprocess too: the same objects fetched with the loader's
+   concurrency and nothing else (``get_object(...)["Body"].read()``, no decompression, no parsing). No
+   reader can beat it on this server, so it bounds the ratio any loader can reach here.
 
 Options: ``--items``, ``--objects``, ``--workers``, ``--keep`` (keep the folder), ``--skip-s3``.
 """
@@ -137,6 +140,18 @@ def _naive(source: str, endpoint: str | None, folder: Path) -> int:
     return len(frame)
 
 
+def _floor(endpoint: str, workers: int) -> int:
+    """Download only: every object, ``workers`` at a time, one client; returns the object count."""
+    import boto3
+    from botocore.config import Config
+
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing", config=Config(max_pool_connections=max(10, workers)))
+    keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=PREFIX) for o in page.get("Contents", [])]
+    with ThreadPoolExecutor(workers) as pool:
+        sizes = list(pool.map(lambda k: len(s3.get_object(Bucket=BUCKET, Key=k)["Body"].read()), keys))
+    return len(sizes)
+
+
 def _loader(source: str, endpoint: str | None, folder: Path, workers: int) -> int:
     from helpers import archive_reader
 
@@ -164,6 +179,8 @@ def run_one(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     if args.run == "naive":
         rows = _naive(args.source, args.endpoint, Path(args.folder))
+    elif args.run == "floor":
+        rows = _floor(args.endpoint, args.workers)
     else:
         rows = _loader(args.source, args.endpoint, Path(args.folder), args.workers)
     seconds = time.perf_counter() - started
@@ -194,7 +211,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--keep", action="store_true", help="keep the generated folder under .bench/")
     parser.add_argument("--skip-s3", action="store_true", help="only the local folder")
-    parser.add_argument("--run", choices=["naive", "loader"], help=argparse.SUPPRESS)
+    parser.add_argument("--run", choices=["naive", "loader", "floor"], help=argparse.SUPPRESS)
     parser.add_argument("--source", choices=["s3", "folder"], help=argparse.SUPPRESS)
     parser.add_argument("--endpoint", help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
@@ -221,7 +238,7 @@ def main() -> int:
             t0 = time.perf_counter()
             upload(endpoint, folder, keys)
             print(f"embedded local AWS on {endpoint}: uploaded to s3://{BUCKET}/ in {time.perf_counter() - t0:.1f} s")
-            for run in ("naive", "loader"):
+            for run in ("naive", "loader", "floor"):
                 results[("s3", run)] = measure(run, "s3", endpoint, folder, args.workers)
         for run in ("naive", "loader"):
             results[("folder", run)] = measure(run, "folder", None, folder, args.workers)
@@ -246,6 +263,13 @@ def main() -> int:
         verdict = "ok" if speedup >= 5 and memory <= 3 else "MISSED"
         ok &= verdict == "ok"
         print(f"  {source}: loader rows/s = {speedup:.1f}x the naive loop (target >= 5x); loader peak memory = {memory:.2f}x the decompressed data (target <= 3x): {verdict}")
+        if (source, "floor") in results:
+            floor = results[(source, "floor")]["seconds"]
+            best = results[(source, "naive")]["seconds"] / floor
+            print(
+                f"  {source}: download floor (the {results[(source, 'floor')]['rows']:,} objects fetched {args.workers} at a time, no decompression, no parsing) "
+                f"= {floor:.2f} s: no reader can beat {best:.1f}x the naive loop on this server; the loader reaches {floor / results[(source, 'loader')]['seconds']:.0%} of that bound"
+            )
     print("peak memory = peak RSS of the reading subprocess minus its RSS after imports")
     if not ok:
         print("a target was missed (see above); the timings depend on what else the machine runs: compare ratios, not seconds")

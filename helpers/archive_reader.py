@@ -45,9 +45,14 @@ object that cannot be downloaded or decompressed (a truncated GZIP keeps the lin
 becomes a :class:`Problem` (object key, line number, reason), is logged, and is skipped. Objects under
 the Firehose error prefix (``errors/``) are read separately into ``error_records``.
 
-Memory: objects are read a few at a time (a bounded window over a thread pool), each object's bytes
-are dropped as soon as its lines are parsed, and rows go straight into per-column lists, so memory
-follows the data kept, not every raw byte plus its parsed copy.
+Speed and memory: objects are downloaded on ``max_workers`` threads in jobs of consecutive objects
+(a bounded window of jobs in flight). The objects of a job that pyarrow can read exactly are parsed
+in one ``pyarrow.json.read_json`` call over their joined text (pyarrow's cost per call dominates for
+small objects) on a pool of as many threads as CPUs, and the table is sliced back per object. Each
+object's bytes are dropped as soon as they are parsed; rows stay in Arrow until the end, where the
+frame is built one column at a time, releasing each column's Arrow chunks once converted. Memory
+follows the data kept, not every raw byte plus its parsed copy. Objects pyarrow cannot read exactly
+go line by line into per-column lists (see "the fast path" below).
 """
 
 from __future__ import annotations
