@@ -527,14 +527,6 @@ def _parse_lines(out: _Decoded, text: bytes, damage: str | None, errors_mode: bo
             out.rows.append((number, row))
 
 
-def _read_object(source: Any, ref: _ObjectRef, errors_mode: bool, fast: bool = False) -> _Decoded:
-    """Download, decompress and parse one object. Never raises for damaged data."""
-    result = _read_objects(source, (ref,), errors_mode, fast)[0]
-    if isinstance(result, BaseException):
-        raise result
-    return result
-
-
 def _read_objects(source: Any, refs: tuple[_ObjectRef, ...], errors_mode: bool, fast: bool, parser: ThreadPoolExecutor | None = None) -> list[Any]:
     """Download, decompress and parse consecutive objects (one job of the thread pool): one
     :class:`_Decoded` per object, in order, or the unexpected exception that object raised.
