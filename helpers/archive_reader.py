@@ -1179,9 +1179,10 @@ def read_archive(
         bar = tqdm(total=total, unit="obj", desc=f"reading {src}")
     fast = engine == "auto"
     parse_threads = max(1, min(max_workers, os.cpu_count() or 1))
-    with ThreadPoolExecutor(max_workers=max(1, max_workers), thread_name_prefix="archive-reader") as pool, ThreadPoolExecutor(
-        max_workers=parse_threads, thread_name_prefix="archive-parser"
-    ) as parser:
+    # The parser pool is shut down last: a download thread may still be waiting on it.
+    with ThreadPoolExecutor(max_workers=parse_threads, thread_name_prefix="archive-parser") as parser, ThreadPoolExecutor(
+        max_workers=max(1, max_workers), thread_name_prefix="archive-reader"
+    ) as pool:
         for (group, errors_mode), results in zip(jobs, _bounded_map(pool, jobs, src, max(1, max_workers) * 2, fast, parser)):
             if isinstance(results, BaseException):
                 results = [results] * len(group)
