@@ -248,7 +248,12 @@ def serve(port: int | None = None) -> None:
         server_box["server"].shutdown()
 
     app = _Extensions(moto_app, do_reset, do_shutdown, time.time())
-    server = make_server(HOST, port, app, threaded=True, request_handler=MotoRequestHandler)
+    class KeepAliveHandler(MotoRequestHandler):
+        # HTTP/1.1 keeps connections open between requests (werkzeug's default, HTTP/1.0, closes every
+        # one), so boto3's connection pools are reused as they are against AWS.
+        protocol_version = "HTTP/1.1"
+
+    server = make_server(HOST, port, app, threaded=True, request_handler=KeepAliveHandler)
     server_box["server"] = server
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=do_shutdown, daemon=True).start())
     runtime.start(endpoint_url(port))
