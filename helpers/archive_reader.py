@@ -376,6 +376,53 @@ def _decompress(data: bytes) -> tuple[bytes, bool, str | None]:
     return b"".join(out), True, None
 
 
+def object_lines(data: bytes) -> list[bytes]:
+    """The non-empty lines of one archive object as stored, without their newlines: GZIP or plain
+    decided by content (the magic bytes, never the name), concatenated GZIP members read. Damaged
+    GZIP keeps the whole lines before the damage (the line it cuts is dropped) and logs a warning."""
+    text, _compressed, damage = _decompress(data)
+    lines = text.split(b"\n")
+    del text
+    if damage:
+        LOG.warning("%s; the whole lines before it are read", damage)
+        lines.pop()  # cut by the damage (or the empty rest after the last newline)
+    return [line for line in lines if line and not line.isspace()]
+
+
+class PartJoiner:
+    """Joins the ``part_of`` lines of split records (docs/architecture.md) as they arrive, in any order
+    and across objects: :meth:`add` each part line's record; it returns the joined text once every part
+    is there."""
+
+    def __init__(self) -> None:
+        self.pending: dict[str, dict[str, Any]] = {}  # event id -> {"parts": n, "data": {i: text}, "where": (key, line)}
+        self.completed: set[str] = set()
+
+    def add(self, key: str, line: int, rec: dict) -> tuple[str, str, int] | Problem | None:
+        """``(joined text, key, line of the first part seen)`` when this part completes its record,
+        None while parts are missing, a :class:`Problem` for a malformed or inconsistent part line."""
+        event_id, index, total, data = rec.get("part_of"), rec.get("part"), rec.get("parts"), rec.get("data")
+        if not (isinstance(event_id, str) and type(index) is int and type(total) is int and 0 <= index < total and isinstance(data, str)):
+            return Problem(key, line, "malformed part line (needs part_of, part, parts, data)")
+        slot = self.pending.setdefault(event_id, {"parts": total, "data": {}, "where": (key, line)})
+        if slot["parts"] != total:
+            return Problem(key, line, f"part {index} of {event_id} says {total} parts, an earlier one said {slot['parts']}")
+        slot["data"][index] = data
+        if len(slot["data"]) < total:
+            return None
+        del self.pending[event_id]
+        self.completed.add(event_id)
+        return "".join(slot["data"][i] for i in range(total)), *slot["where"]
+
+    def incomplete(self) -> list[Problem]:
+        """A problem per record still missing parts (a partial re-delivery of a record already joined is not one)."""
+        return [
+            Problem(*slot["where"], f"record {event_id} incomplete: parts {sorted(slot['data'])} of {slot['parts']} found; skipped")
+            for event_id, slot in self.pending.items()
+            if event_id not in self.completed
+        ]
+
+
 @dataclass
 class _Decoded:
     ref: _ObjectRef
@@ -1032,7 +1079,6 @@ def read_archive(
     error_object_rows: list[tuple] = []
     error_rows: list[tuple] = []
     seen_ids: set[str] = set()
-    completed_parts: set[str] = set()
     arrow_tables: list[Any] = []
     arrow_keys: list[list[tuple[str, int]]] = []  # per table in arrow_tables: (object key, rows) in order
     arrow_runs: list[list] = []  # per table: [job table, first row, end row] when a run of its rows
@@ -1049,7 +1095,7 @@ def read_archive(
         arrow_tables.append(table)
         arrow_keys.append([(key, n)])
         arrow_runs.append([origin[0], origin[1], origin[1] + n] if origin is not None else [None, 0, 0])
-    pending_parts: dict[str, dict[str, Any]] = {}
+    parts = PartJoiner()
     counts = {"duplicates": 0, "out_of_range": 0, "rows": 0}
     start_ns = start_ts.value if start_ts is not None else None
     end_ns = end_ts.value if end_ts is not None else None
@@ -1111,19 +1157,11 @@ def read_archive(
         return table.num_rows
 
     def join_part(key: str, line: int, rec: dict) -> tuple[tuple, str, int] | Problem | None:
-        event_id, index, total, data = rec.get("part_of"), rec.get("part"), rec.get("parts"), rec.get("data")
-        if not (isinstance(event_id, str) and type(index) is int and type(total) is int and 0 <= index < total and isinstance(data, str)):
-            return Problem(key, line, "malformed part line (needs part_of, part, parts, data)")
-        slot = pending_parts.setdefault(event_id, {"parts": total, "data": {}, "where": (key, line)})
-        if slot["parts"] != total:
-            return Problem(key, line, f"part {index} of {event_id} says {total} parts, an earlier one said {slot['parts']}")
-        slot["data"][index] = data
-        if len(slot["data"]) < total:
-            return None
-        del pending_parts[event_id]
-        completed_parts.add(event_id)
-        text = "".join(slot["data"][i] for i in range(total))
-        first_key, first_line = slot["where"]
+        joined = parts.add(key, line, rec)
+        if not isinstance(joined, tuple):
+            return joined
+        text, first_key, first_line = joined
+        event_id, total = rec["part_of"], rec["parts"]
         try:
             rec = json.loads(text, parse_float=Decimal)
         except ValueError as err:
@@ -1196,11 +1234,7 @@ def read_archive(
                 bar.set_postfix(rows=counts["rows"], refresh=False)
     if bar is not None:
         bar.close()
-    for event_id, slot in pending_parts.items():
-        key, line = slot["where"]
-        if event_id in completed_parts:
-            continue  # a partial re-delivery of a record already read whole
-        problems.append(Problem(key, line, f"record {event_id} incomplete: parts {sorted(slot['data'])} of {slot['parts']} found; skipped"))
+    problems.extend(parts.incomplete())
 
     for i, p in enumerate(problems):
         if i == MAX_LOGGED_PROBLEMS:

@@ -29,22 +29,21 @@ report, and :func:`load_run` finds the run again later (it is saved under ``~/.c
 
 from __future__ import annotations
 
-import gzip
 import json
 import logging
 import os
 import time
 import uuid
-import zlib
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
 
+import pandas as pd
 from botocore.exceptions import ClientError
 
-from . import dynamodb, validation
+from . import archive_reader, dynamodb, validation
 from .settings import Settings
 
 LOG = logging.getLogger(__name__)
@@ -52,7 +51,6 @@ LOG = logging.getLogger(__name__)
 FUTURE_TTL_SECONDS = 30 * 24 * 3600  # "weeks away": never deleted during a run
 EXPIRED_AGO_SECONDS = 60  # expired a minute ago: well inside TTL's five-year window
 REFRESH_AFTER_SECONDS = 2  # refreshed items would have expired this long after writing
-GZIP_MAGIC = b"\x1f\x8b"
 KINDS = ("expired", "future", "user_deleted", "refreshed")
 
 
@@ -218,72 +216,59 @@ def resume_or_start(session: Any, settings: Settings, identity: Any, *, resume: 
 # --------------------------------------------------------------------------- reading the archive as it grows
 
 
-def decode_object(data: bytes) -> list[str]:
-    """The non-empty lines of one archive object, GZIP or plain, decided by content (magic bytes)."""
-    if data.startswith(GZIP_MAGIC):
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as err:
-            LOG.warning("damaged GZIP object skipped: %s", err)
-            return []
-    return [line for line in data.decode("utf-8", errors="replace").split("\n") if line.strip()]
-
-
 class ArchiveScanner:
-    """Reads each new archive object once and keeps the records of one run (parts joined).
+    """Reads each new archive object once and keeps the records of one run (parts joined), with the
+    archive reader's pieces: its S3 listing and download, :func:`~helpers.archive_reader.object_lines`
+    (GZIP or plain by content) and :class:`~helpers.archive_reader.PartJoiner`.
 
     Lists only the day folders from the run's start to now (UTC) when the archive uses dated folders,
     so a large archive is not listed in full on every poll.
     """
 
     def __init__(self, session: Any, run: TestRun) -> None:
-        self.client = session.client("s3")
+        self.source = archive_reader._S3Source(session, run.bucket_name, 1)
         self.run = run
         self.read_keys: set[str] = set()
         self.objects_with_run: set[str] = set()
         self.records: list[dict[str, Any]] = []  # this run's records, every delivery
-        self._parts: dict[str, dict[int, str]] = {}
-        self._needle = run.prefix
-
-    def _prefixes(self) -> list[str]:
-        start = datetime.fromtimestamp(self.run.written_at, timezone.utc) - timedelta(hours=1)
-        end = datetime.now(timezone.utc) + timedelta(hours=1)
-        days, day = [], start.date()
-        while day <= end.date() and len(days) < 31:
-            days.append(f"{self.run.archive_prefix}{day:%Y/%m/%d}/")
-            day += timedelta(days=1)
-        return days if len(days) < 31 else [self.run.archive_prefix]
+        self.parts = archive_reader.PartJoiner()
+        self._needle = run.prefix.encode()
 
     def _list(self) -> list[str]:
-        keys = []
-        paginator = self.client.get_paginator("list_objects_v2")
+        start = pd.Timestamp(self.run.written_at, unit="s", tz="UTC")
         try:
-            for prefix in self._prefixes():
-                for page in paginator.paginate(Bucket=self.run.bucket_name, Prefix=prefix):
-                    keys.extend(o["Key"] for o in page.get("Contents", []) if not o["Key"].endswith("/"))
+            prefixes = archive_reader._listing_prefixes(self.source, self.run.archive_prefix, start, pd.Timestamp.now(tz="UTC"), timedelta(hours=1))
+            return [ref.key for prefix in prefixes for ref in self.source.list(prefix)]
         except ClientError as err:
             if err.response["Error"]["Code"] in {"NoSuchBucket", "404"}:
                 raise FileNotFoundError(f"the archive bucket {self.run.bucket_name} does not exist: deploy the pipeline first") from None
             raise
-        return keys
 
     def poll(self) -> int:
         """Read the objects not read yet; returns how many records of the run they held."""
         found = 0
         for key in sorted(set(self._list()) - self.read_keys):
-            body = self.client.get_object(Bucket=self.run.bucket_name, Key=key)["Body"].read()
+            try:
+                body = self.source.read(key)
+            except archive_reader._ReadFailed as err:
+                LOG.warning("archive object %s skipped: %s", key, err)
+                body = b""
             self.read_keys.add(key)
-            for line in decode_object(body):
-                if self._needle not in line:
+            for number, line in enumerate(archive_reader.object_lines(body), 1):
+                if self._needle not in line and b'"part_of"' not in line:  # parse only this run's lines, and parts
                     continue
-                record = self._parse(line)
-                if record is not None:
+                record = self._parse(line, key, number)
+                if record is not None and self._mine(record):
                     self.records.append(record)
                     self.objects_with_run.add(key)
                     found += 1
         return found
 
-    def _parse(self, line: str) -> dict[str, Any] | None:
+    def _mine(self, record: dict[str, Any]) -> bool:
+        return str((record.get("keys") or {}).get(self.run.partition_key, "")).startswith(self.run.prefix)
+
+    def _parse(self, line: bytes | str, key: str = "", number: int = 0) -> dict[str, Any] | None:
+        """The record of a line (split records joined), or None (not JSON, a part still waiting)."""
         try:
             record = json.loads(line, parse_float=Decimal)
         except ValueError:
@@ -292,13 +277,10 @@ class ArchiveScanner:
         if not isinstance(record, dict):
             return None
         if "part_of" in record:  # a split line: join when every part is there
-            parts = self._parts.setdefault(record["part_of"], {})
-            parts[int(record["part"])] = record["data"]
-            if len(parts) < int(record["parts"]):
-                return None
-            text = "".join(parts[i] for i in range(int(record["parts"])))
-            del self._parts[record["part_of"]]
-            return self._parse(text)
+            joined = self.parts.add(key, number, record)
+            if isinstance(joined, archive_reader.Problem):
+                LOG.warning("skipped %s", joined)
+            return self._parse(*joined) if isinstance(joined, tuple) else None
         return record
 
     def archived_ids(self) -> set[str]:
@@ -397,9 +379,7 @@ def check(session: Any, run: TestRun, *, scanner: ArchiveScanner | None = None, 
     """
     pk = run.partition_key
     if use_archive_reader:
-        from .archive_reader import read_archive
-
-        result = read_archive(session, run.bucket_name, run.archive_prefix, start=datetime.fromtimestamp(run.written_at - 120, timezone.utc),
+        result = archive_reader.read_archive(session, run.bucket_name, run.archive_prefix, start=datetime.fromtimestamp(run.written_at - 120, timezone.utc),
                               error_prefix=None, drop_duplicates=False, progress=False, missing_ok=True)
         frame = result.frame
         rows = []

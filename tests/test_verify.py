@@ -10,6 +10,7 @@ import time
 import pytest
 
 from helpers import verify
+from helpers.archive_reader import PartJoiner, object_lines
 from helpers.target import Identity
 
 
@@ -27,22 +28,24 @@ def _run(**overrides) -> verify.TestRun:
 
 def test_objects_are_decoded_by_content_not_by_name():
     text = b'{"a": 1}\n{"b": 2}\n'
-    assert verify.decode_object(text) == ['{"a": 1}', '{"b": 2}']
-    assert verify.decode_object(gzip.compress(text)) == ['{"a": 1}', '{"b": 2}']
-    assert verify.decode_object(gzip.compress(b'{"a": 1}\n') + gzip.compress(b'{"b": 2}\n')) == ['{"a": 1}', '{"b": 2}']
-    assert verify.decode_object(b"\x1f\x8b not really gzip") == []
+    assert object_lines(text) == [b'{"a": 1}', b'{"b": 2}']
+    assert object_lines(gzip.compress(text)) == [b'{"a": 1}', b'{"b": 2}']
+    assert object_lines(gzip.compress(b'{"a": 1}\n') + gzip.compress(b'{"b": 2}\n')) == [b'{"a": 1}', b'{"b": 2}']
+    assert object_lines(b"\x1f\x8b not really gzip") == []
+    assert object_lines(gzip.compress(text)[:-12]) == [b'{"a": 1}']  # truncated: the whole lines before the damage
 
 
 def test_split_lines_are_joined_into_one_record():
     record = json.dumps({"event_id": "e1", "keys": {"id": "verify-r1-expired-000000"}, "item": {"id": "x"}, "format": 1})
     half = len(record) // 2
     scanner = verify.ArchiveScanner.__new__(verify.ArchiveScanner)
-    scanner._parts = {}
+    scanner.run = _run()
+    scanner.parts = PartJoiner()
     part0 = json.dumps({"part_of": "e1", "part": 0, "parts": 2, "data": record[:half], "format": 1})
     part1 = json.dumps({"part_of": "e1", "part": 1, "parts": 2, "data": record[half:], "format": 1})
     assert scanner._parse(part1) is None
     assert scanner._parse(part0)["event_id"] == "e1"
-    assert scanner._parts == {}
+    assert scanner.parts.pending == {}
 
 
 def test_report_verdicts():
