@@ -61,9 +61,12 @@ def test_fallback_borrows_the_other_region_and_marks_it_unverified():
 
 
 def test_fallback_still_raises_when_no_region_has_the_figure():
+    # DynamoDB export to S3 is missing in both bundled regions (n/f in prices.md).
     book = PriceBook.load("us-east-1", on_missing="fallback")
-    with pytest.raises(MissingPriceError, match="transition_glacier_ir"):
-        book.get("s3", "transition_glacier_ir")
+    assert book.figure("dynamodb", "export_to_s3").missing
+    assert PriceBook.load("ap-northeast-1").figure("dynamodb", "export_to_s3").missing
+    with pytest.raises(MissingPriceError, match="export_to_s3"):
+        book.get("dynamodb", "export_to_s3")
 
 
 def test_unknown_region_and_mode_are_value_errors():
