@@ -372,7 +372,8 @@ def delete_bucket(session: boto3.Session, bucket: str, force: bool = False) -> b
     """Delete the bucket and wait until it is gone. Returns False when it did not exist ("not found" is done).
 
     A bucket that still holds objects is refused with :class:`BucketNotEmpty` (the archive is the point of
-    this project) unless ``force=True``, which first deletes every object version and delete marker.
+    this project) unless ``force=True``, which first deletes every object version and delete marker and
+    aborts unfinished multipart uploads.
     Checks nothing about ownership: the caller (teardown) decides from the tags whether it is ours.
     """
     validation.bucket_name(bucket)
@@ -398,6 +399,10 @@ def delete_bucket(session: boto3.Session, bucket: str, force: bool = False) -> b
                     raise BucketSetupError(f"could not delete {len(response['Errors'])} objects from {bucket!r} (first: {first.get('Key')}: {first.get('Code')} {first.get('Message')})")
                 removed += len(keys[start : start + 1000])
         LOG.info("deleted %d object versions from %s", removed, bucket)
+    if force:
+        for page in client.get_paginator("list_multipart_uploads").paginate(Bucket=bucket):
+            for upload in page.get("Uploads", []):
+                client.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
     try:
         client.delete_bucket(Bucket=bucket)
     except ClientError as err:

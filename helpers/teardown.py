@@ -18,8 +18,10 @@ Two refusals protect data, and ``force=True`` lifts them:
 somebody else's), nor a table with deletion protection on. In existing-table mode the stream and TTL
 settings that :mod:`helpers.dynamodb` turned on are left as they are; the report says so.
 
-Lambda, alarm and queue resources are looked up with plain boto3 calls, so teardown does not depend on
-the modules that create them. Alarms are found by name prefix and then kept or deleted by their tags.
+Resources are looked up, and their tags read, with plain boto3 calls here (every mapping of the function,
+every alarm with the stack's name prefix, not only those the modules create); the deletions themselves go
+through each module's ``delete_<resource>`` ("not found" is done, waits where AWS deletes in the
+background). Alarms are found by name prefix and then kept or deleted by their tags.
 """
 
 from __future__ import annotations
@@ -29,10 +31,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, WaiterError
 
+from . import dynamodb as dynamodb_mod
+from . import failure_queue as failure_queue_mod
 from . import firehose as firehose_mod
 from . import iam as iam_mod
+from . import lambda_function as lambda_mod
+from . import s3 as s3_mod
 from . import tagging
 from .retry import wait_until
 from .settings import Settings
@@ -138,7 +144,7 @@ class _Teardown:
             action()
         except ClientError as err:
             self.report.add(kind, name, FAILED, f"{_code(err)}: {err.response.get('Error', {}).get('Message', '')}")
-        except TimeoutError as err:
+        except (TimeoutError, WaiterError, dynamodb_mod.TableSetupError, s3_mod.BucketSetupError) as err:
             self.report.add(kind, name, FAILED, str(err))
 
     def delete(self, kind: str, name: str, call: Callable[[], Any], reason: str = "") -> None:
@@ -173,7 +179,7 @@ class _Teardown:
         elif not self.ours(tags):
             self.report.add("Lambda function", fn, KEPT, self.not_ours)
         else:
-            self.step("Lambda function", fn, lambda: self.delete("Lambda function", fn, lambda: self._delete_function(fn)))
+            self.step("Lambda function", fn, lambda: self.delete("Lambda function", fn, lambda: lambda_mod.delete_function(self.session, self.settings)))
 
     def _delete_mapping(self, uuid: str) -> None:
         lam = self.session.client("lambda")
@@ -193,13 +199,6 @@ class _Teardown:
             return False
 
         wait_until(gone, what=f"event source mapping {uuid} to be deleted", timeout=self.timeout, sleep=self.sleep)
-
-    def _delete_function(self, fn: str) -> None:
-        try:
-            self.session.client("lambda").delete_function(FunctionName=fn)
-        except ClientError as err:
-            if _code(err) != "ResourceNotFoundException":
-                raise
 
     # ---------------------------------------------------------------------------------------- alarms
     def alarms(self) -> None:
@@ -241,7 +240,7 @@ class _Teardown:
         depth = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"].get("ApproximateNumberOfMessages", "0")
         reason = f"held {depth} failure record(s); " if depth not in {"0", ""} else ""
         reason += "SQS accepts a new queue of this name 60 seconds after the deletion"
-        self.delete("SQS queue", name, lambda: sqs.delete_queue(QueueUrl=url), reason)
+        self.delete("SQS queue", name, lambda: failure_queue_mod.delete_failure_queue(self.session, self.settings), reason)
 
     # ---------------------------------------------------------------------------------------- IAM
     def role(self, name: str) -> None:
@@ -301,7 +300,8 @@ class _Teardown:
         reason = f"emptied first: {count}{'+' if more else ''} object(s) removed, counting versions and delete markers" if count else ""
         if self.dry_run and count:
             reason = f"would empty it first: {count}{'+' if more else ''} object(s), counting versions and delete markers"
-        self.delete("S3 bucket", name, lambda: _empty_and_delete_bucket(s3, name), reason)
+        # force=True: the refusal above is teardown's (it counted); this also removes what arrived since.
+        self.delete("S3 bucket", name, lambda: s3_mod.delete_bucket(self.session, name, force=True), reason)
 
     # ---------------------------------------------------------------------------------------- DynamoDB
     def table(self) -> None:
@@ -341,26 +341,7 @@ class _Teardown:
         reason = (f"forced: {refusal}; " if refusal else "") + (
             f"it held about {items} item(s) (DynamoDB's ItemCount, refreshed about every six hours); items whose TTL had not passed were not archived" if items else ""
         )
-        self.delete("DynamoDB table", name, lambda: self._delete_table(name), reason.strip("; "))
-
-    def _delete_table(self, name: str) -> None:
-        ddb = self.session.client("dynamodb")
-        try:
-            ddb.delete_table(TableName=name)
-        except ClientError as err:
-            if _code(err) != "ResourceNotFoundException":
-                raise
-
-        def gone() -> bool:
-            try:
-                ddb.describe_table(TableName=name)
-            except ClientError as err:
-                if _code(err) == "ResourceNotFoundException":
-                    return True
-                raise
-            return False
-
-        wait_until(gone, what=f"table {name} to be deleted", timeout=self.timeout, sleep=self.sleep)
+        self.delete("DynamoDB table", name, lambda: dynamodb_mod.delete_table(self.session, name, timeout=self.timeout), reason.strip("; "))
 
 
 def _count_objects(s3, bucket: str, *, limit: int = 10_000) -> tuple[int, bool]:
@@ -371,20 +352,6 @@ def _count_objects(s3, bucket: str, *, limit: int = 10_000) -> tuple[int, bool]:
         if count >= limit:
             return count, True
     return count, False
-
-
-def _empty_and_delete_bucket(s3, bucket: str) -> None:
-    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
-        keys = [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
-        for start in range(0, len(keys), 1000):
-            response = s3.delete_objects(Bucket=bucket, Delete={"Objects": keys[start : start + 1000], "Quiet": True})
-            if response.get("Errors"):
-                first = response["Errors"][0]
-                raise ClientError({"Error": {"Code": first.get("Code", "DeleteObjectsFailed"), "Message": f"{first.get('Key')}: {first.get('Message', '')}"}}, "DeleteObjects")
-    for page in s3.get_paginator("list_multipart_uploads").paginate(Bucket=bucket):
-        for upload in page.get("Uploads", []):
-            s3.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
-    s3.delete_bucket(Bucket=bucket)
 
 
 def teardown(
