@@ -154,6 +154,15 @@ class _Teardown:
         call()
         self.report.add(kind, name, DELETED, reason)
 
+    def delete_if_ours(self, kind: str, name: str, tags: dict[str, str] | None, call: Callable[[], Any], kept_note: str = "") -> None:
+        """Not found (``tags`` None), kept (not tagged for the stack), or deleted with ``call``."""
+        if tags is None:
+            self.report.add(kind, name, NOT_FOUND)
+        elif not self.ours(tags):
+            self.report.add(kind, name, KEPT, self.not_ours + kept_note)
+        else:
+            self.delete(kind, name, call)
+
     # ---------------------------------------------------------------------------------------- Lambda
     def function_and_mappings(self) -> None:
         fn = self.settings.function_name
@@ -174,12 +183,7 @@ class _Teardown:
                 self.report.add("event source mapping", label, KEPT, f"its function {fn} is {self.not_ours}")
                 continue
             self.step("event source mapping", label, lambda m=mapping, label=label: self.delete("event source mapping", label, lambda: self._delete_mapping(m["UUID"])))
-        if arn is None:
-            self.report.add("Lambda function", fn, NOT_FOUND)
-        elif not self.ours(tags):
-            self.report.add("Lambda function", fn, KEPT, self.not_ours)
-        else:
-            self.step("Lambda function", fn, lambda: self.delete("Lambda function", fn, lambda: lambda_mod.delete_function(self.session, self.settings)))
+        self.delete_if_ours("Lambda function", fn, tags, lambda: lambda_mod.delete_function(self.session, self.settings))
 
     def _delete_mapping(self, uuid: str) -> None:
         lam = self.session.client("lambda")
@@ -244,34 +248,18 @@ class _Teardown:
 
     # ---------------------------------------------------------------------------------------- IAM
     def role(self, name: str) -> None:
-        tags = iam_mod.role_tags(self.session, name)
-        if tags is None:
-            self.report.add("IAM role", name, NOT_FOUND)
-        elif not self.ours(tags):
-            self.report.add("IAM role", name, KEPT, self.not_ours)
-        else:
-            self.delete("IAM role", name, lambda: iam_mod.delete_role(self.session, name))
+        self.delete_if_ours("IAM role", name, iam_mod.role_tags(self.session, name), lambda: iam_mod.delete_role(self.session, name))
 
     # ---------------------------------------------------------------------------------------- Firehose
     def delivery_stream(self) -> None:
         name = self.settings.delivery_stream_name
-        tags = firehose_mod.delivery_stream_tags(self.session, name)
-        if tags is None:
-            self.report.add("Firehose stream", name, NOT_FOUND)
-        elif not self.ours(tags):
-            self.report.add("Firehose stream", name, KEPT, self.not_ours)
-        else:
-            self.delete("Firehose stream", name, lambda: firehose_mod.delete_delivery_stream(self.session, name, timeout=self.timeout, sleep=self.sleep))
+        self.delete_if_ours("Firehose stream", name, firehose_mod.delivery_stream_tags(self.session, name),
+                            lambda: firehose_mod.delete_delivery_stream(self.session, name, timeout=self.timeout, sleep=self.sleep))
 
     # ---------------------------------------------------------------------------------------- logs
     def log_group(self, name: str) -> None:
-        tags = firehose_mod.log_group_tags(self.session, name)
-        if tags is None:
-            self.report.add("log group", name, NOT_FOUND)
-        elif not self.ours(tags):
-            self.report.add("log group", name, KEPT, self.not_ours + " (Lambda creates its log group untagged when the function logs before it was created)")
-        else:
-            self.delete("log group", name, lambda: firehose_mod.delete_log_group(self.session, name))
+        self.delete_if_ours("log group", name, firehose_mod.log_group_tags(self.session, name), lambda: firehose_mod.delete_log_group(self.session, name),
+                            " (Lambda creates its log group untagged when the function logs before it was created)")
 
     # ---------------------------------------------------------------------------------------- S3
     def bucket(self, name: str) -> None:
