@@ -608,16 +608,6 @@ def take_call(pending: deque, records: list, max_records: int, max_bytes: int) -
     return batch
 
 
-def plan_calls(records: list, max_records: int = FIREHOSE_MAX_BATCH_RECORDS,
-               max_bytes: int = FIREHOSE_MAX_BATCH_BYTES) -> list:
-    """The calls (lists of record indices) a failure-free delivery of ``records`` makes."""
-    pending = deque(range(len(records)))
-    calls = []
-    while pending:
-        calls.append(take_call(pending, records, max_records, max_bytes))
-    return calls
-
-
 # ---------------------------------------------------------------------------------------------------
 # Delivery
 # ---------------------------------------------------------------------------------------------------
