@@ -200,11 +200,13 @@ class _ObjectRef:
     stored_at: pd.Timestamp | None
 
 
-class _ReadFailed(Exception):
+class ReadFailed(Exception):
     """An object could not be downloaded; the message says why and what to do."""
 
 
-class _S3Source:
+class S3Source:
+    """The archive in an S3 bucket, read through one boto3 client shared by the download threads."""
+
     def __init__(self, session: Any, bucket: str, max_workers: int) -> None:
         from botocore.config import Config
 
@@ -246,17 +248,17 @@ class _S3Source:
         except ClientError as err:
             code = err.response["Error"]["Code"]
             if code in {"NoSuchKey", "404"}:
-                raise _ReadFailed("deleted between listing and download (NoSuchKey)") from None
+                raise ReadFailed("deleted between listing and download (NoSuchKey)") from None
             if code == "InvalidObjectState":
-                raise _ReadFailed("stored in an archive storage class (Glacier Flexible Retrieval / Deep Archive): run RestoreObject first, then read again") from None
+                raise ReadFailed("stored in an archive storage class (Glacier Flexible Retrieval / Deep Archive): run RestoreObject first, then read again") from None
             if code in {"AccessDenied", "403"}:
-                raise _ReadFailed(f"access denied: the caller needs s3:GetObject on arn:aws:s3:::{self.bucket}/{key} (and kms:Decrypt if SSE-KMS)") from None
-            raise _ReadFailed(f"GetObject failed: {code}: {err.response['Error'].get('Message', '')}") from None
+                raise ReadFailed(f"access denied: the caller needs s3:GetObject on arn:aws:s3:::{self.bucket}/{key} (and kms:Decrypt if SSE-KMS)") from None
+            raise ReadFailed(f"GetObject failed: {code}: {err.response['Error'].get('Message', '')}") from None
         except BotoCoreError as err:
-            raise _ReadFailed(f"GetObject failed: {err}") from None
+            raise ReadFailed(f"GetObject failed: {err}") from None
 
 
-class _FolderSource:
+class FolderSource:
     """A local copy of the bucket (``aws s3 sync s3://<bucket> <folder>``): keys are paths relative to it."""
 
     def __init__(self, root: str | Path) -> None:
@@ -291,7 +293,7 @@ class _FolderSource:
         try:
             return (self.root / key).read_bytes()
         except OSError as err:
-            raise _ReadFailed(f"cannot read the file: {err}") from None
+            raise ReadFailed(f"cannot read the file: {err}") from None
 
 
 # --------------------------------------------------------------------------- keys and time ranges
@@ -334,7 +336,7 @@ def _may_hold(hour: pd.Timestamp | None, start: pd.Timestamp | None, end: pd.Tim
     return True
 
 
-def _listing_prefixes(source: Any, prefix: str, start: pd.Timestamp | None, end: pd.Timestamp | None, late_delivery: timedelta) -> list[str]:
+def listing_prefixes(source: Any, prefix: str, start: pd.Timestamp | None, end: pd.Timestamp | None, late_delivery: timedelta) -> list[str]:
     """Day prefixes (``<prefix>YYYY/MM/DD/``) covering the range when the layout is dated and the
     range is short, so only those days are listed; otherwise the prefix itself."""
     if start is None or end is None:
@@ -528,7 +530,7 @@ def _fetch(source: Any, ref: _ObjectRef) -> tuple[_Decoded, bytes | None, str | 
     out = _Decoded(ref)
     try:
         raw = source.read(ref.key)
-    except _ReadFailed as err:
+    except ReadFailed as err:
         out.problems.append(Problem(ref.key, None, str(err)))
         out.failed = True
         return out, None, None
@@ -1057,7 +1059,7 @@ def read_archive(
     def select(pfx: str, exclude: str | None) -> tuple[list[_ObjectRef], int]:
         refs, skipped = [], 0
         seen: set[str] = set()
-        for listing in _listing_prefixes(src, pfx, start_ts, end_ts, late_delivery):
+        for listing in listing_prefixes(src, pfx, start_ts, end_ts, late_delivery):
             for ref in src.list(listing):
                 if ref.key in seen or (exclude and ref.key.startswith(exclude)):
                     continue
@@ -1307,11 +1309,11 @@ def _source(source: Any, bucket: str | None, max_workers: int) -> Any:
             raise ValueError("bucket is only for an S3 source; a folder source is the bucket's copy itself")
         if str(source).startswith("s3://"):
             raise ValueError("for S3 pass the boto3 session and the bucket: read_archive(session, bucket, prefix)")
-        return _FolderSource(source)
+        return FolderSource(source)
     if hasattr(source, "client"):
         if not bucket:
             raise ValueError("read_archive(session, bucket, prefix): the bucket name is required for an S3 source")
-        return _S3Source(source, bucket, max_workers)
+        return S3Source(source, bucket, max_workers)
     raise TypeError(f"source must be a boto3.Session or a folder path, not {type(source).__name__}")
 
 

@@ -226,7 +226,7 @@ class ArchiveScanner:
     """
 
     def __init__(self, session: Any, run: TestRun) -> None:
-        self.source = archive_reader._S3Source(session, run.bucket_name, 1)
+        self.source = archive_reader.S3Source(session, run.bucket_name, 1)
         self.run = run
         self.read_keys: set[str] = set()
         self.objects_with_run: set[str] = set()
@@ -237,7 +237,7 @@ class ArchiveScanner:
     def _list(self) -> list[str]:
         start = pd.Timestamp(self.run.written_at, unit="s", tz="UTC")
         try:
-            prefixes = archive_reader._listing_prefixes(self.source, self.run.archive_prefix, start, pd.Timestamp.now(tz="UTC"), timedelta(hours=1))
+            prefixes = archive_reader.listing_prefixes(self.source, self.run.archive_prefix, start, pd.Timestamp.now(tz="UTC"), timedelta(hours=1))
             return [ref.key for prefix in prefixes for ref in self.source.list(prefix)]
         except ClientError as err:
             if err.response["Error"]["Code"] in {"NoSuchBucket", "404"}:
@@ -250,7 +250,7 @@ class ArchiveScanner:
         for key in sorted(set(self._list()) - self.read_keys):
             try:
                 body = self.source.read(key)
-            except archive_reader._ReadFailed as err:
+            except archive_reader.ReadFailed as err:
                 LOG.warning("archive object %s skipped: %s", key, err)
                 body = b""
             self.read_keys.add(key)
