@@ -210,17 +210,18 @@ def test_delete_table_waits_and_treats_not_found_as_done(session, stack):
 def test_put_items_writes_in_batches_of_25_and_the_last_write_of_a_key_wins(session, stack):
     settings = Settings(stack=stack)
     dynamodb.ensure_table(session, settings)
-    items = dynamodb.example_items(settings, 30, expires_in_seconds=-60, now=1_800_000_000)
-    items.append({"id": "item-3", "timestamp": 1_800_000_000, "expires_at": 1, "ratio": 0.1, "flags": {"a", "b"}, "blob": b"\x00\x01", "gone": None})
+    # TTL values in 2033 (or more than five years in the past): the local TTL sweeper must not delete them
+    items = dynamodb.example_items(settings, 30, expires_in_seconds=-60, now=2_000_000_000)
+    items.append({"id": "item-3", "timestamp": 2_000_000_000, "expires_at": 1, "ratio": 0.1, "flags": {"a", "b"}, "blob": b"\x00\x01", "gone": None})
     with recording(session) as calls:
         assert dynamodb.put_items(session, settings.table_name, items) == 31
     assert _operations(calls).count("BatchWriteItem") == 2
     table = session.resource("dynamodb").Table(settings.table_name)
     assert table.scan(Select="COUNT")["Count"] == 30
-    rewritten = table.get_item(Key={"id": "item-3", "timestamp": 1_800_000_000})["Item"]
+    rewritten = table.get_item(Key={"id": "item-3", "timestamp": 2_000_000_000})["Item"]
     assert rewritten["ratio"] == Decimal("0.1") and rewritten["flags"] == {"a", "b"} and rewritten["expires_at"] == 1
-    first = table.get_item(Key={"id": "item-0", "timestamp": 1_800_000_000})["Item"]
-    assert first["expires_at"] == 1_800_000_000 - 60 and first["payload"]["price"] == Decimal("9.99")
+    first = table.get_item(Key={"id": "item-0", "timestamp": 2_000_000_000})["Item"]
+    assert first["expires_at"] == 2_000_000_000 - 60 and first["payload"]["price"] == Decimal("9.99")
     with pytest.raises(ValueError, match="lacks the key attribute"):
         dynamodb.put_items(session, settings.table_name, [{"id": "no-sort-key"}])
 
@@ -248,7 +249,7 @@ def test_put_items_resends_unprocessed_items_until_done(session, stack):
     dynamodb.ensure_table(session, settings)
     state = _answer_unprocessed(session, 2)
     delays: list[float] = []
-    assert dynamodb.put_items(session, settings.table_name, dynamodb.example_items(settings, 5), sleep=delays.append) == 5
+    assert dynamodb.put_items(session, settings.table_name, dynamodb.example_items(settings, 5, expires_in_seconds=3600), sleep=delays.append) == 5
     assert state["calls"] == 3 and len(delays) == 2
     assert session.client("dynamodb").scan(TableName=settings.table_name, Select="COUNT")["Count"] == 2  # only the resent two arrived
 
@@ -258,4 +259,4 @@ def test_put_items_gives_up_after_max_attempts_saying_how_many_are_left(session,
     dynamodb.ensure_table(session, settings)
     _answer_unprocessed(session, 100)
     with pytest.raises(RuntimeError, match="2 of 5 items were still unprocessed by DynamoDB after 3 attempts"):
-        dynamodb.put_items(session, settings.table_name, dynamodb.example_items(settings, 5), max_attempts=3, sleep=lambda _: None)
+        dynamodb.put_items(session, settings.table_name, dynamodb.example_items(settings, 5, expires_in_seconds=3600), max_attempts=3, sleep=lambda _: None)
