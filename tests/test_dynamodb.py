@@ -148,8 +148,8 @@ def test_existing_table_mode_turns_on_stream_and_ttl_and_leaves_items_keys_and_t
     name = f"{stack}-orders"
     _app_table(session, name)
     client = session.client("dynamodb")
-    for n in range(3):
-        client.put_item(TableName=name, Item={"pk": {"S": f"order-{n}"}, "total": {"N": str(n * 10)}, "expires": {"N": "4102444800"}}  # 2100: TTL must not take them)
+    for n in range(3):  # TTL in 2100: the local TTL sweeper must not take them while the test looks
+        client.put_item(TableName=name, Item={"pk": {"S": f"order-{n}"}, "total": {"N": str(n * 10)}, "expires": {"N": "4102444800"}})
     items_before = _scan(session, name)
     settings = Settings(stack=stack, table_name=name, ttl_attribute="expires", existing_table=True)
 
