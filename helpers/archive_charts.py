@@ -49,24 +49,37 @@ def items_over_time(frame: pd.DataFrame, freq: str | None = None) -> Figure:
     return fig
 
 
+def _delay_unit(max_seconds: float) -> tuple[float, str, str]:
+    """The unit that keeps the delays readable: seconds (a local run), minutes, or hours (AWS)."""
+    if max_seconds < 120:
+        return 1.0, "seconds", "s"
+    if max_seconds < 2 * 3600:
+        return 60.0, "minutes", "min"
+    return 3600.0, "hours", "h"
+
+
 def deletion_delay(frame: pd.DataFrame) -> Figure:
-    """Histogram of how late TTL deleted each item: ``deleted_at - ttl``, in hours, with the median,
-    the 95th percentile and the 48-hour mark AWS documents."""
+    """Histogram of how late TTL deleted each item: ``deleted_at - ttl``, with the median, the 95th
+    percentile and, when the delays come near it, the 48-hour mark AWS documents. The unit follows the
+    data: seconds on the embedded local AWS, hours on AWS."""
     fig, ax = _figure("How late TTL deleted each item (deletion time minus TTL time)")
     if frame.empty or "ttl" not in frame:
         return _nothing(fig, ax, "items")
     delay = (frame["deleted_at"] - frame["ttl"]).dropna()
     if delay.empty:
         return _nothing(fig, ax, "items with a TTL value")
-    hours = delay.dt.total_seconds().to_numpy() / 3600
-    ax.hist(hours, bins=min(60, max(10, int(np.sqrt(len(hours))))), color="#55A868")
-    for value, label, style in ((np.median(hours), "median", "-"), (np.percentile(hours, 95), "95th percentile", "--")):
+    seconds = delay.dt.total_seconds().to_numpy()
+    scale, unit, short = _delay_unit(float(seconds.max()))
+    values = seconds / scale
+    ax.hist(values, bins=min(60, max(10, int(np.sqrt(len(values))))), color="#55A868")
+    for value, label, style in ((np.median(values), "median", "-"), (np.percentile(values, 95), "95th percentile", "--")):
         ax.axvline(value, color="black", linestyle=style, linewidth=1)
-        ax.annotate(f"{label}: {value:.1f} h", (value, ax.get_ylim()[1] * (0.9 if style == "-" else 0.75)), xytext=(4, 0), textcoords="offset points", fontsize=9)
-    if hours.max() >= TTL_DELETE_WINDOW_HOURS * 0.5:
-        ax.axvline(TTL_DELETE_WINDOW_HOURS, color="#C44E52", linestyle=":", linewidth=1.5)
-        ax.annotate("48 h", (TTL_DELETE_WINDOW_HOURS, ax.get_ylim()[1] * 0.6), xytext=(4, 0), textcoords="offset points", color="#C44E52", fontsize=9)
-    ax.set_xlabel("hours after the TTL time")
+        ax.annotate(f"{label}: {value:.1f} {short}", (value, ax.get_ylim()[1] * (0.9 if style == "-" else 0.75)), xytext=(4, 0), textcoords="offset points", fontsize=9)
+    if seconds.max() >= TTL_DELETE_WINDOW_HOURS * 3600 * 0.5:
+        mark = TTL_DELETE_WINDOW_HOURS * 3600 / scale
+        ax.axvline(mark, color="#C44E52", linestyle=":", linewidth=1.5)
+        ax.annotate("48 h", (mark, ax.get_ylim()[1] * 0.6), xytext=(4, 0), textcoords="offset points", color="#C44E52", fontsize=9)
+    ax.set_xlabel(f"{unit} after the TTL time")
     ax.set_ylabel("items")
     return fig
 

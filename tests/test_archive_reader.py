@@ -583,3 +583,19 @@ def test_objects_that_cannot_be_parsed_together_are_read_one_by_one(tmp_path, ca
     assert fast.frame["code"].tolist() == exact.frame["code"].tolist() and fast.frame["code"].tolist().count(7) == 2
     assert fast.frame["event_id"].tolist() == exact.frame["event_id"].tolist()
     assert fast.frame["object_line"].tolist() == exact.frame["object_line"].tolist()
+
+
+def test_deletion_delay_chart_picks_a_readable_unit():
+    import pandas as pd
+
+    from helpers import archive_charts
+
+    def label(delays_seconds):
+        ttl = pd.Timestamp("2026-11-26T00:00:00Z")
+        frame = pd.DataFrame({"ttl": [ttl] * len(delays_seconds), "deleted_at": [ttl + pd.Timedelta(seconds=s) for s in delays_seconds]})
+        fig = archive_charts.deletion_delay(frame)
+        return fig.axes[0].get_xlabel()
+
+    assert label([1, 2, 3]) == "seconds after the TTL time"  # the embedded local AWS sweeps every second
+    assert label([600, 1800]) == "minutes after the TTL time"
+    assert label([3600 * 5, 3600 * 30]) == "hours after the TTL time"  # AWS: within a few days
