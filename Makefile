@@ -16,9 +16,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) -m helpers.notebook_runner --output-dir build notebooks
 
-## make lab: open JupyterLab on notebooks/
+## make lab: open JupyterLab on notebooks/ (on 127.0.0.1 only; --allow-root when run as root, e.g. in a container)
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 $$([ "$$(id -u)" = 0 ] && echo --allow-root) notebooks/
 
 ## make test: the whole test suite (starts its own embedded local AWS on a free port)
 test: $(STAMP)
