@@ -121,8 +121,9 @@ class Price:
 class ItemSpec:
     """A catalogued figure: its unit, and how to find it in a Price List bulk file.
 
-    ``match`` holds product attributes that must be equal; ``usagetype`` holds accepted usage-type
-    suffixes (a file's usage type matches when it equals the suffix or ``<REGION PREFIX>-<suffix>``).
+    ``match`` holds product attributes that must be equal (a tuple value accepts any of its strings; an
+    absent attribute counts as ""); ``usagetype`` holds accepted usage-type suffixes (a file's usage
+    type matches when it equals the suffix or ``<REGION PREFIX>-<suffix>``).
     ``band`` picks the price dimension: "first" (beginRange 0), "paid" (the lowest band priced above
     zero) or "free_end" (the endRange of the band priced at zero: a free-tier size). ``scale`` turns
     the Price List per-unit price into ``unit`` (1,000 for "per 1,000 requests").
@@ -133,7 +134,7 @@ class ItemSpec:
     unit: str
     service_codes: tuple[str, ...] = ()
     usagetype: tuple[str, ...] = ()
-    match: Mapping[str, str] = field(default_factory=dict)
+    match: Mapping[str, str | tuple[str, ...]] = field(default_factory=dict)
     band: str = "first"
     scale: float = 1.0
 
@@ -142,7 +143,8 @@ _S3 = ("AmazonS3", "AmazonGlacier", "AmazonS3GlacierDeepArchive")
 _PER_1K = "USD per 1,000 requests"
 
 
-def _s3(item: str, unit: str, usagetype: tuple[str, ...], scale: float = 1.0, codes=_S3, **match: str) -> ItemSpec:
+def _s3(item: str, unit: str, usagetype: tuple[str, ...], scale: float = 1.0, codes=_S3,
+        **match: str | tuple[str, ...]) -> ItemSpec:
     return ItemSpec("s3", item, unit, codes, usagetype, match, "first", scale)
 
 
@@ -184,16 +186,22 @@ CATALOG: tuple[ItemSpec, ...] = (
     _s3("get_glacier_ir", _PER_1K, ("Requests-GIR-Tier2",), 1e3),
     _s3("get_glacier", _PER_1K, ("Requests-GLACIER-Tier2",), 1e3),
     _s3("get_deep_archive", _PER_1K, ("Requests-GDA-Tier2",), 1e3),
-    _s3("transition_standard_ia", "USD per 1,000 objects", ("Requests-Tier4",), 1e3),
-    _s3("transition_glacier_ir", "USD per 1,000 objects", ()),  # usage type not known: never refreshed
+    # Requests-Tier4 carries the lifecycle transitions into GLACIER_IR, Standard-IA, One Zone-IA and
+    # Intelligent-Tiering (AWS usage-type table), told apart by operation: S3-GIRTransition is pinned;
+    # Standard-IA also accepts a Requests-Tier4 SKU without an operation (infracost queries it that way).
+    _s3("transition_standard_ia", "USD per 1,000 objects", ("Requests-Tier4",), 1e3, codes=("AmazonS3",),
+        operation=("", "S3-SIATransition")),
+    _s3("transition_glacier_ir", "USD per 1,000 objects", ("Requests-Tier4",), 1e3, codes=("AmazonS3",),
+        operation="S3-GIRTransition"),
     _s3("transition_glacier", "USD per 1,000 objects", ("Requests-Tier3",), 1e3, operation="S3-GlacierTransition"),
     _s3("transition_deep_archive", "USD per 1,000 objects", ("Requests-Tier3",), 1e3, operation="S3-GDATransition"),
     _s3("retrieval_standard_ia", "USD per GB", ("Retrieval-SIA",)),
     _s3("retrieval_glacier_ir", "USD per GB", ("Retrieval-GIR", "Retrieval-SIA-GIR")),
     _s3("retrieval_glacier_standard", "USD per GB", ("Standard-Retrieval-Bytes",), codes=("AmazonGlacier", "AmazonS3")),
-    _s3("restore_glacier_standard", _PER_1K, ()),  # usage type not known: never refreshed
+    # Requests-Tier3 also carries the GLACIER and DEEP_ARCHIVE transitions: the operation tells them apart.
+    _s3("restore_glacier_standard", _PER_1K, ("Requests-Tier3",), 1e3, codes=("AmazonS3",), operation="RestoreObject"),
     _s3("retrieval_glacier_bulk", "USD per GB", ("Bulk-Retrieval-Bytes",), codes=("AmazonGlacier", "AmazonS3")),
-    _s3("restore_glacier_bulk", _PER_1K, ()),  # usage type not known: never refreshed
+    _s3("restore_glacier_bulk", _PER_1K, ("Requests-Tier5",), 1e3, codes=("AmazonS3",)),
     _s3("retrieval_deep_archive_standard", "USD per GB", ("Standard-Retrieval-Bytes",), codes=("AmazonS3GlacierDeepArchive",)),
     _s3("restore_deep_archive_standard", _PER_1K, ("Requests-GDA-Tier3",), 1e3),
     _s3("retrieval_deep_archive_bulk", "USD per GB", ("Bulk-Retrieval-Bytes",), codes=("AmazonS3GlacierDeepArchive",)),
@@ -353,6 +361,10 @@ def _usagetype_matches(usagetype: str, suffixes: tuple[str, ...], region: str) -
     return False
 
 
+def _attr_matches(value: str, wanted: str | tuple[str, ...]) -> bool:
+    return value in wanted if isinstance(wanted, tuple) else value == wanted
+
+
 def _dimensions(offer: Mapping, sku: str) -> list[dict]:
     dims: list[dict] = []
     for term in (offer.get("terms", {}).get("OnDemand", {}).get(sku) or {}).values():
@@ -406,7 +418,7 @@ def parse_offer(offer: Mapping, region: str, service_code: str | None = None) ->
                 continue
             if spec.usagetype and not _usagetype_matches(attrs.get("usagetype", ""), spec.usagetype, region):
                 continue
-            if any(attrs.get(k) != v for k, v in spec.match.items()):
+            if not all(_attr_matches(attrs.get(k, ""), v) for k, v in spec.match.items()):
                 continue
             value = _pick(_dimensions(offer, sku), spec.band)
             if value is not None:

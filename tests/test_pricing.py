@@ -123,6 +123,68 @@ def test_parser_matches_us_east_1_usage_types_without_a_region_prefix():
     assert ("s3", "storage_glacier_ir") not in found  # not in the fixture: not invented
 
 
+def test_parser_tells_the_requests_tier4_transitions_apart_by_operation():
+    # AWS bills lifecycle transitions into GLACIER_IR, Standard-IA, One Zone-IA and Intelligent-Tiering
+    # as Requests-Tier4; the operation (S3-GIRTransition, S3-SIATransition, ...) tells them apart.
+    found = pricing.parse_offer(_offer("us-east-1", "AmazonS3"), "us-east-1")
+    gir = found[("s3", "transition_glacier_ir")]
+    assert gir.price == pytest.approx(0.02)  # 0.00002 per request x 1,000
+    assert "S3TGI00000000009" in gir.source and gir.confidence == "H"
+    assert found[("s3", "transition_standard_ia")].price == pytest.approx(0.01)
+
+
+def test_parser_reads_a_standard_ia_transition_without_an_operation_but_never_the_gir_one():
+    offer = _offer("us-east-1", "AmazonS3")
+    offer["products"]["S3TSI00000000010"]["attributes"].pop("operation")
+    found = pricing.parse_offer(offer, "us-east-1")
+    assert found[("s3", "transition_standard_ia")].price == pytest.approx(0.01)
+    del offer["products"]["S3TSI00000000010"]
+    found = pricing.parse_offer(offer, "us-east-1")
+    assert ("s3", "transition_standard_ia") not in found  # the GIR transition SKU is not taken for it
+    assert found[("s3", "transition_glacier_ir")].price == pytest.approx(0.02)
+
+
+def test_parser_reads_glacier_flexible_retrieval_restore_requests():
+    found = pricing.parse_offer(_offer("us-east-1", "AmazonS3"), "us-east-1")
+    # Requests-Tier3 holds the standard restore (RestoreObject) next to the two transitions.
+    assert found[("s3", "restore_glacier_standard")].price == pytest.approx(0.05)
+    assert "S3RST00000000011" in found[("s3", "restore_glacier_standard")].source
+    assert found[("s3", "transition_glacier")].price == pytest.approx(0.03)
+    # Requests-Tier5: bulk restore requests, priced at zero (a real figure, not a missing one).
+    bulk = found[("s3", "restore_glacier_bulk")]
+    assert bulk.price == 0 and not bulk.missing and "S3RBK00000000012" in bulk.source
+
+
+def test_parser_reads_deep_archive_restore_requests_from_their_own_offer():
+    found = pricing.parse_offer(_offer("us-east-1", "AmazonS3GlacierDeepArchive"), "us-east-1")
+    assert found[("s3", "restore_deep_archive_standard")].price == pytest.approx(0.10)
+    assert found[("s3", "restore_deep_archive_bulk")].price == pytest.approx(0.025)
+    # The Glacier Flexible Retrieval restores are not looked for in the Deep Archive offer.
+    assert ("s3", "restore_glacier_standard") not in found
+
+
+def test_glacier_restore_matchers_ignore_the_same_usage_types_in_other_offers():
+    # AmazonGlacier (the vault service) has its own Requests-Tier3 and Requests-Tier5 usage types.
+    offer = _offer("us-east-1", "AmazonS3")
+    offer["offerCode"] = "AmazonGlacier"
+    found = pricing.parse_offer(offer, "us-east-1", "AmazonGlacier")
+    for item in ("restore_glacier_standard", "restore_glacier_bulk", "transition_glacier_ir"):
+        assert ("s3", item) not in found
+
+
+def test_refresh_from_a_folder_updates_the_restore_and_gir_transition_rows(tmp_path):
+    prices = tmp_path / "prices.csv"
+    shutil.copy(pricing.DATA_FILE, prices)
+    report = pricing.refresh_region("us-east-1", path=prices, from_dir=FIXTURES / "us-east-1")
+    after = {(p.service, p.item): p for p in pricing.read_prices(prices) if p.region == "us-east-1"}
+    for item, value in [("transition_glacier_ir", 0.02), ("restore_glacier_standard", 0.05),
+                        ("restore_glacier_bulk", 0.0), ("restore_deep_archive_standard", 0.10),
+                        ("restore_deep_archive_bulk", 0.025)]:
+        assert after[("s3", item)].price == pytest.approx(value), item
+        assert after[("s3", item)].confidence == "H" and "index.json" in after[("s3", item)].source
+        assert ("s3", item) in {p.key for p in report.updated}
+
+
 def test_parser_takes_the_first_lambda_duration_tier_and_firehose_first_band():
     found = pricing.parse_offer(_offer("ap-northeast-1", "AWSLambda"), "ap-northeast-1")
     assert found[("lambda", "duration_x86")].price == pytest.approx(0.0000166667)
