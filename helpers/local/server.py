@@ -123,6 +123,23 @@ def ensure_running(port: int | None = None, timeout: float = 60.0) -> str:
     raise TimeoutError(f"the embedded local AWS did not answer on {endpoint_url(port)} within {timeout:.0f} s; log {log_file}:\n{tail}")
 
 
+def problems(port: int | None = None) -> list[dict[str, Any]] | None:
+    """Errors inside the running local AWS's own runtime (stuck trigger, failed sweep...), or None when none runs."""
+    info = health(port)
+    return None if info is None else list(info.get("problems") or [])
+
+
+def describe_problems(found: list[dict[str, Any]]) -> list[str]:
+    """One line per runtime problem, for a person: state, source, what happened, how often, the error."""
+    lines = []
+    for entry in found:
+        state = "ACTIVE" if entry.get("active") else "over"
+        when = time.strftime("%H:%M:%S", time.localtime(entry.get("last_at", 0)))
+        lines.append(f"[{state}] {entry.get('source')}: {entry.get('what')} ({entry.get('count')}x, last at {when}): {entry.get('error')}"
+                     + (f"; {entry['outcome']}" if entry.get("outcome") else ""))
+    return lines
+
+
 def reset(port: int | None = None) -> bool:
     """Empty every resource and the runtime's state. Returns False when no server runs."""
     return _request(port or configured_port(), RESET_PATH, method="POST", timeout=30) is not None
@@ -212,6 +229,7 @@ class _Extensions:
             "moto": moto.__version__,
             "uptime_seconds": round(time.time() - self.started, 3),
             "runtime": runtime.status(),
+            "problems": runtime.problems(),
         }
 
     @staticmethod

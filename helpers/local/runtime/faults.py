@@ -17,6 +17,9 @@ Stands in for AWS only. Faults are set on the running server, all at once, and r
                                     lost: the trigger retries, the archive may get duplicates)
   ``lambda_timeout_rate``           share of invocations that run the handler and then never answer,
                                     so the worker is killed at the function's timeout
+  ``trigger_error_keys``            optional list of key values (as text, any key attribute): the local
+                                    trigger itself fails while preparing a record with such a key, as a
+                                    bug in the emulator would (shows how runtime errors are surfaced)
   ``delivery_streams``              optional list of delivery stream names the Firehose faults apply to
   ``functions``                     optional list of function names the Lambda faults apply to
 """
@@ -30,7 +33,7 @@ from typing import Any
 from .state import METRICS
 
 RATES = ("firehose_record_failure_rate", "firehose_call_failure_rate", "lambda_crash_rate", "lambda_timeout_rate")
-KEYS = set(RATES) | {"seed", "delivery_streams", "functions"}
+KEYS = set(RATES) | {"seed", "delivery_streams", "functions", "trigger_error_keys"}
 
 
 def validate(spec: dict[str, Any]) -> dict[str, Any]:
@@ -50,7 +53,7 @@ def validate(spec: dict[str, Any]) -> dict[str, Any]:
         out[name] = float(value)
     if out["lambda_crash_rate"] + out["lambda_timeout_rate"] > 1:
         raise ValueError("lambda_crash_rate + lambda_timeout_rate must not exceed 1")
-    for name in ("delivery_streams", "functions"):
+    for name in ("delivery_streams", "functions", "trigger_error_keys"):
         value = spec.get(name)
         if value is not None and (not isinstance(value, list) or not all(isinstance(v, str) for v in value)):
             raise ValueError(f"{name} must be a list of names")
@@ -102,6 +105,18 @@ class FaultInjector:
         if failed:
             METRICS.add("faults.firehose_records_failed")
         return failed
+
+    def trigger_record_fails(self, keys: dict[str, Any]) -> None:
+        """Raise RuntimeError when a key value of the record (``Keys`` as stored) is in ``trigger_error_keys``."""
+        names = self._spec.get("trigger_error_keys")
+        if not names:
+            return
+        for typed in keys.values():
+            value = next(iter(typed.values())) if isinstance(typed, dict) and typed else typed
+            text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+            if text in names:
+                METRICS.add("faults.trigger_errors")
+                raise RuntimeError(f"injected local trigger error for key {text!r}")
 
     def lambda_fault(self, function_name: str) -> str | None:
         """None, "crash" or "timeout" for the next invocation of ``function_name``."""

@@ -38,7 +38,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .faults import FAULTS
-from .state import METRICS, SETTINGS
+from .state import METRICS, PROBLEMS, SETTINGS
 
 LOG = logging.getLogger(__name__)
 
@@ -232,8 +232,9 @@ class FirehoseDelivery:
         while not self._stop.wait(0.1):
             try:
                 self.flush()
-            except Exception:  # noqa: BLE001
+            except Exception as err:  # noqa: BLE001
                 LOG.exception("Firehose flush failed")
+                PROBLEMS.report("firehose", "flush", "the local Firehose could not flush its buffers (tried again)", err)
 
     def flush(self, force: bool = False) -> int:
         """Write every buffer that is due (all of them with ``force``); returns objects written."""

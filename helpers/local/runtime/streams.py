@@ -23,6 +23,7 @@ What moto 5.2 does and what this module changes (see ``moto_compat`` for the pin
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import logging
 import secrets
@@ -74,12 +75,21 @@ def _shard_add(self: Any, old: Any, new: Any) -> None:
         self.next_sequence_number += 1
         record = StreamRecord(self.table, view_type, event_name, old, new, seq)
         body = record.record
+        _raw_binary_keys(body["dynamodb"]["Keys"])
         body["awsRegion"] = self.table.region_name
         body["dynamodb"]["ApproximateCreationDateTime"] = int(time.time())
         if event_name == "REMOVE" and getattr(_deleting_for_ttl, "active", False):
             body["userIdentity"] = dict(TTL_USER_IDENTITY)
         self.items.append(record)
         _trim(self)
+
+
+def _raw_binary_keys(keys: dict[str, Any]) -> None:
+    """moto puts a Binary key as base64 text in ``Keys`` but raw bytes in the images: make it bytes, like the
+    images, so GetRecords encodes it once (see :mod:`.records` for the wire form)."""
+    for typed in keys.values():
+        if isinstance(typed.get("B"), str):
+            typed["B"] = base64.b64decode(typed["B"])
 
 
 def _trim(shard: Any) -> None:
