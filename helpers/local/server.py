@@ -168,8 +168,9 @@ def set_faults(port: int | None = None, **faults: Any) -> dict[str, Any]:
     """Replace the running server's injected faults (local testing only; see ``runtime/faults.py``).
 
     Keys: ``seed``, ``firehose_record_failure_rate``, ``firehose_call_failure_rate``,
-    ``lambda_crash_rate``, ``lambda_timeout_rate`` (probabilities 0-1), ``delivery_streams`` and
-    ``functions`` (optional name lists). Returns the fault set now in force; raises ValueError for a
+    ``lambda_crash_rate``, ``lambda_timeout_rate`` (probabilities 0-1), ``firehose_call_failures`` (the next
+    N Firehose calls fail with HTTP 500), ``trigger_error_keys`` (records the trigger itself fails on),
+    ``delivery_streams`` and ``functions`` (optional name lists). Returns the fault set now in force; raises ValueError for a
     bad key or value and RuntimeError when no server runs.
     """
     result = _request(port or configured_port(), FAULTS_PATH, method="POST", payload=faults, timeout=10, raise_refusal=True)

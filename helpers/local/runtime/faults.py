@@ -11,7 +11,10 @@ Stands in for AWS only. Faults are set on the running server, all at once, and r
   ``firehose_record_failure_rate``  share of records PutRecordBatch rejects individually
                                     (``ErrorCode: ServiceUnavailableException``, counted in ``FailedPutCount``)
   ``firehose_call_failure_rate``    share of PutRecordBatch/PutRecord calls failing whole with
-                                    ``ServiceUnavailableException`` (nothing of the call is kept)
+                                    ``ServiceUnavailableException`` (HTTP 500 as on AWS; nothing of the call is kept)
+  ``firehose_call_failures``        the next N PutRecordBatch/PutRecord calls fail whole the same way, then
+                                    calls succeed again: N below boto3's attempts (3 in standard mode, 5 in
+                                    legacy) is absorbed by boto3's retries, N at or above them outlasts them
   ``lambda_crash_rate``             share of invocations whose worker process exits with status 1
                                     **after** the handler ran (its side effects happened, its answer is
                                     lost: the trigger retries, the archive may get duplicates)
@@ -33,7 +36,7 @@ from typing import Any
 from .state import METRICS
 
 RATES = ("firehose_record_failure_rate", "firehose_call_failure_rate", "lambda_crash_rate", "lambda_timeout_rate")
-KEYS = set(RATES) | {"seed", "delivery_streams", "functions", "trigger_error_keys"}
+KEYS = set(RATES) | {"seed", "delivery_streams", "functions", "trigger_error_keys", "firehose_call_failures"}
 
 
 def validate(spec: dict[str, Any]) -> dict[str, Any]:
@@ -51,6 +54,10 @@ def validate(spec: dict[str, Any]) -> dict[str, Any]:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
             raise ValueError(f"{name} must be a number between 0 and 1, got {value!r}")
         out[name] = float(value)
+    streak = spec.get("firehose_call_failures", 0)
+    if isinstance(streak, bool) or not isinstance(streak, int) or streak < 0:
+        raise ValueError(f"firehose_call_failures must be a whole number of calls (0 or more), got {streak!r}")
+    out["firehose_call_failures"] = streak
     if out["lambda_crash_rate"] + out["lambda_timeout_rate"] > 1:
         raise ValueError("lambda_crash_rate + lambda_timeout_rate must not exceed 1")
     for name in ("delivery_streams", "functions", "trigger_error_keys"):
@@ -68,12 +75,14 @@ class FaultInjector:
         self._lock = threading.Lock()
         self._spec = validate({})
         self._rng = random.Random(0)
+        self._calls_to_fail = 0
 
     def configure(self, spec: dict[str, Any]) -> dict[str, Any]:
         checked = validate(spec)
         with self._lock:
             self._spec = checked
             self._rng = random.Random(checked["seed"])
+            self._calls_to_fail = checked["firehose_call_failures"]
         METRICS.add("faults.configured")
         return checked
 
@@ -93,7 +102,11 @@ class FaultInjector:
     def firehose_call_fails(self, stream: str) -> bool:
         if not self._applies("delivery_streams", stream):
             return False
-        failed = self._draw(self._spec["firehose_call_failure_rate"])
+        with self._lock:
+            failed = self._calls_to_fail > 0
+            if failed:
+                self._calls_to_fail -= 1
+        failed = failed or self._draw(self._spec["firehose_call_failure_rate"])
         if failed:
             METRICS.add("faults.firehose_calls_failed")
         return failed
@@ -137,7 +150,7 @@ class FaultInjector:
 
     def status(self) -> dict[str, Any]:
         with self._lock:
-            return {"faults": dict(self._spec), **METRICS.snapshot("faults.")}
+            return {"faults": dict(self._spec), "firehose_calls_still_to_fail": self._calls_to_fail, **METRICS.snapshot("faults.")}
 
 
 FAULTS = FaultInjector()

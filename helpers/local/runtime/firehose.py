@@ -7,8 +7,10 @@ per call immediately, takes the prefix literally and accepts any size. Here (pat
 * **Limits** (PutRecordBatch API reference): more than 500 records or a record over 1,000 KiB
   (1,024,000 bytes) -> ``ValidationException`` with AWS's message; more than 4 MiB in one call ->
   ``InvalidArgumentException`` "Records size exceeds 4 MB limit". Nothing of a rejected call is kept.
-* **Faults** (see :mod:`.faults`): whole calls fail with ``ServiceUnavailableException``; single
-  records fail with ``ErrorCode: ServiceUnavailableException`` and count in ``FailedPutCount``.
+* **Faults** (see :mod:`.faults`): whole calls fail with ``ServiceUnavailableException`` answered as AWS
+  does (HTTP 500, so boto3's own retries handle it; ``firehose_call_failures`` fails the next N calls, more
+  than boto3's attempts outlasts them); single records fail with ``ErrorCode: ServiceUnavailableException``
+  and count in ``FailedPutCount``.
 * **Buffering**: accepted records are buffered per stream and destination and written as one object
   when the buffer reaches the stream's ``BufferingHints.SizeInMBs`` or has waited
   ``min(IntervalInSeconds, TTL_ARCHIVE_LOCAL_FIREHOSE_FLUSH_SECONDS)`` (default 1 s: AWS waits the full
@@ -109,10 +111,18 @@ class Buffer:
         return min(float(interval), SETTINGS.firehose_flush_seconds)
 
 
-def _service_unavailable(message: str) -> Exception:
-    from moto.firehose.exceptions import FirehoseException
+SERVICE_UNAVAILABLE_STATUS = 500  # the Firehose API reference's HTTP status for ServiceUnavailableException
 
-    class ServiceUnavailableException(FirehoseException):
+
+def _service_unavailable(message: str) -> Exception:
+    """AWS's answer when Firehose is unavailable: HTTP 500, JSON ``{"__type": "ServiceUnavailableException",
+    "message": ...}``. A 5xx is what boto3's retry modes (legacy and standard) retry; moto's service errors
+    would answer 400, which boto3 never retries."""
+    from moto.core.exceptions import JsonRESTError
+
+    class ServiceUnavailableException(JsonRESTError):
+        code = SERVICE_UNAVAILABLE_STATUS
+
         def __init__(self) -> None:
             super().__init__("ServiceUnavailableException", message)
 
