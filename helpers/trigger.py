@@ -243,7 +243,6 @@ def ensure_trigger(
         raise ValueError(f"invalid StartingPosition {starting_position!r}: DynamoDB streams accept {' or '.join(STARTING_POSITIONS)}")
     if not isinstance(stream_arn, str) or not stream_arn.startswith("arn:") or ":dynamodb:" not in stream_arn or "/stream/" not in stream_arn:
         raise ValueError(f"invalid stream ARN {stream_arn!r}: expected arn:<partition>:dynamodb:<region>:<account>:table/<table>/stream/<label>")
-    validation.function_name(settings.function_name)
     desired = desired_mapping(
         failure_queue_arn=failure_queue_arn, batch_size=batch_size, batching_window_seconds=batching_window_seconds,
         max_retry_attempts=max_retry_attempts, max_record_age_seconds=max_record_age_seconds,
