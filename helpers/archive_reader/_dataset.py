@@ -168,7 +168,8 @@ def parquet_dataset(path: str | Path) -> Any:
     """The dataset :func:`archive_to_parquet` wrote, as a ``pyarrow.dataset.Dataset`` over every file with
     one schema (the files' columns unified by name, types promoted where they differ) and the
     ``deleted_date`` column from the folders: query larger than memory (filters, columns, batches).
-    Nested values are JSON text there (see :func:`read_parquet` to get dicts back)."""
+    Nested values are JSON text there (see :func:`read_parquet` to get dicts back); a column whose types
+    no promotion reconciles (numbers in one file, text in another) is text."""
     import pyarrow as pa
     import pyarrow.dataset as ds
     import pyarrow.parquet as pq
@@ -177,7 +178,29 @@ def parquet_dataset(path: str | Path) -> Any:
     files = sorted(root.glob(f"{PARTITION_COLUMN}=*/*.parquet"))
     if not files:
         raise FileNotFoundError(f"no Parquet files under {root}/{PARTITION_COLUMN}=*/")
-    schema = pa.unify_schemas([pq.read_schema(f).remove_metadata() for f in files], promote_options="permissive")
+    schema = _unified([pq.read_schema(f).remove_metadata() for f in files])
     day = pa.schema([pa.field(PARTITION_COLUMN, pa.string())])
     return ds.dataset([str(f) for f in files], schema=schema.append(day.field(0)), format="parquet",
                       partitioning=ds.partitioning(day, flavor="hive"), partition_base_dir=str(root))
+
+
+def _unified(schemas: list[Any]) -> Any:
+    """One schema for all files: Arrow's permissive promotion, field by field; text where it fails."""
+    import pyarrow as pa
+
+    try:
+        return pa.unify_schemas(schemas, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        pass
+    by_name: dict[str, list[Any]] = {}
+    for schema in schemas:
+        for f in schema:
+            by_name.setdefault(f.name, []).append(f)
+    fields = []
+    for name, found in by_name.items():
+        try:
+            fields.append(pa.unify_schemas([pa.schema([f]) for f in found], promote_options="permissive").field(0))
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            LOG.info("column %s has types %s in different files: read as text", name, sorted({str(f.type) for f in found}))
+            fields.append(pa.field(name, pa.large_string()))
+    return pa.schema(fields)
