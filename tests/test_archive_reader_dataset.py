@@ -117,4 +117,4 @@ def test_the_digest_set_finds_duplicates_across_calls_and_within_one():
         seen.first_seen([f"x{i}-{j}" for j in range(i + 1)])
     assert len(seen) == 100 + 1 + sum(range(1, 21)) and len(seen.runs) <= 8
     assert seen.first_seen(["x19-0", "x3-3", "fresh"]) == [False, False, True]
-    assert all((run[1:] >= run[:-1]).all() for run in seen.runs)  # each run sorted
+    assert all((high[1:] >= high[:-1]).all() and len(high) == len(low) for high, low in seen.runs)  # each run sorted

@@ -18,6 +18,7 @@ from ._columns import _object_array
 
 _PARQUET_JSON_KEY = b"ttl_archive.json_columns"
 _COMPACT = {"ensure_ascii": True, "separators": (",", ":")}
+_ENCODE = json.JSONEncoder(**_COMPACT).encode  # one encoder: json.dumps would build one per call
 
 
 def to_json_text(value: Any) -> str | None:
@@ -26,7 +27,7 @@ def to_json_text(value: Any) -> str | None:
     if value is None:
         return None
     try:
-        return json.dumps(value, **_COMPACT)  # no Decimal or bytes inside: all in C
+        return _ENCODE(value)  # no Decimal or bytes inside: all in C
     except TypeError:
         return _json(value)
 
@@ -46,6 +47,8 @@ def _json(value: Any) -> str:
 
 
 def _parquet_ready(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The frame as Parquet can hold it: nested and mixed columns as JSON text (their names returned),
+    exact numbers as decimals where they fit."""
     import pyarrow as pa
 
     out = {}
@@ -53,8 +56,11 @@ def _parquet_ready(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     for name in frame.columns:
         col = frame[name]
         if isinstance(col.dtype, pd.ArrowDtype) and pa.types.is_nested(col.dtype.pyarrow_dtype):
-            col = pd.Series(_object_array(col.tolist()), index=col.index)  # nested from the fast path
-        elif col.dtype != object:
+            values = pa.chunked_array(pa.array(col.array)).to_pylist()  # nested from the fast path: no Decimal inside
+            out[name] = pd.Series(_object_array([None if v is None else _ENCODE(v) for v in values]), index=col.index, dtype=object)
+            json_columns.append(name)
+            continue
+        if col.dtype != object:
             out[name] = col
             continue
         kinds = {type(v) for v in col if v is not None}
@@ -70,7 +76,7 @@ def _parquet_ready(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
             else:
                 out[name] = pd.Series(_object_array(exact), index=col.index)
                 continue
-        out[name] = col.map(to_json_text)
+        out[name] = pd.Series(_object_array([to_json_text(v) for v in col.to_numpy()]), index=col.index, dtype=object)
         json_columns.append(name)
     return pd.DataFrame(out), json_columns
 
