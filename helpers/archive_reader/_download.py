@@ -22,9 +22,11 @@ PROGRESS_MIN_OBJECTS = 20  # progress bar from this many objects on (progress=No
 JOB_STORED_BYTES = 256 * 1024  # a thread-pool job reads consecutive objects up to this many stored bytes
 
 
-def read_objects(source: Any, refs: tuple[ObjectRef, ...], errors_mode: bool, fast: bool, parser: ThreadPoolExecutor | None = None) -> list[Any]:
+def read_objects(source: Any, refs: tuple[ObjectRef, ...], errors_mode: bool, fast: bool, parser: ThreadPoolExecutor | None = None) -> tuple[list[Any], Any]:
     """Download, decompress and parse consecutive objects (one job of the thread pool): one
-    :class:`~._decode.Decoded` per object, in order, or the unexpected exception that object raised.
+    :class:`~._decode.Decoded` per object, in order, or the unexpected exception that object raised;
+    and the future of their pyarrow parse when it runs on ``parser`` (None when done): the download
+    thread goes on with the next job meanwhile, the consumer waits for it.
 
     With ``fast``, the objects pyarrow may read are parsed in ONE ``read_json`` call over their
     concatenated text (each ends with a newline, so lines stay whole) and the table is sliced back
@@ -49,12 +51,11 @@ def read_objects(source: Any, refs: tuple[ObjectRef, ...], errors_mode: bool, fa
             results.append(err)
         else:
             results.append(out)
+    if batch and parser is not None:
+        return results, parser.submit(_fast.parse_batch, batch)
     if batch:
-        if parser is None:
-            _fast.parse_batch(batch)
-        else:
-            parser.submit(_fast.parse_batch, batch).result()
-    return results
+        _fast.parse_batch(batch)
+    return results, None
 
 
 def jobs(refs: list[ObjectRef], errors_mode: bool, workers: int) -> list[tuple[tuple[ObjectRef, ...], bool]]:
@@ -92,9 +93,13 @@ def bounded_map(pool: ThreadPoolExecutor, jobs: list[tuple[tuple[ObjectRef, ...]
         if nxt is not None:
             futures.append(pool.submit(read_objects, src, nxt[0], nxt[1], fast, parser))
         try:
-            yield fut.result()
+            results, parsing = fut.result()
+            if parsing is not None:
+                parsing.result()
         except Exception as err:  # noqa: BLE001 - reported as a Problem by the caller, never a crash
             yield err
+        else:
+            yield results
 
 
 def decoded_objects(src: Any, refs: list[ObjectRef], error_refs: list[ObjectRef], *, max_workers: int, fast: bool,
