@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .settings import Settings
+from .settings import Settings, SettingsError
 from .target import CredentialsMissing, identity, is_local, session
 
 _EXPORTS: dict[str, tuple[str, ...]] = {
@@ -35,12 +35,12 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
 }
 _MODULES = (
     "alarms", "archive_charts", "archive_reader", "cli_equivalent", "cost_charts", "cost_model", "dynamodb",
-    "failure_queue", "firehose", "iam", "lambda_function", "local", "outcome", "pipeline", "pricing", "retry",
+    "failure_queue", "firehose", "iam", "inventory", "lambda_function", "local", "outcome", "pipeline", "pricing", "retry",
     "s3", "tagging", "teardown", "trigger", "validation", "verify",
 )
 _NAME_TO_MODULE = {name: module for module, names in _EXPORTS.items() for name in names}
 
-__all__ = ["CredentialsMissing", "Settings", "identity", "is_local", "session", *_NAME_TO_MODULE, *_MODULES]
+__all__ = ["CredentialsMissing", "Settings", "SettingsError", "identity", "is_local", "session", *_NAME_TO_MODULE, *_MODULES]
 
 
 def __getattr__(name: str) -> Any:

@@ -364,8 +364,13 @@ def parameter(name: str, environ: Mapping[str, str] | None = None) -> Any:
         raise SettingsError(ENV_PREFIX + name, raw, str(err)) from None
 
 
+_WARNED: set[str] = set()
+
+
 def _warn_unknown(env: Mapping[str, str]) -> None:
+    """Log once per variable a ``TTL_ARCHIVE_*`` variable that nothing reads (a typo such as ``..._BUFER_SIZE_MIB``)."""
     known = {f.metadata["env"] for f in fields(Settings) if f.metadata.get("env")} | {ENV_PREFIX + n for n in PARAMETERS | dict.fromkeys(KNOWN_UNCHECKED)}
     for variable in env:
-        if variable.startswith(ENV_PREFIX) and variable not in known and not variable[len(ENV_PREFIX):].startswith(KNOWN_PREFIXES):
+        if variable.startswith(ENV_PREFIX) and variable not in known and not variable[len(ENV_PREFIX):].startswith(KNOWN_PREFIXES) and variable not in _WARNED:
+            _WARNED.add(variable)
             LOG.warning("%s is set but no setting has that name (a typo?); it is ignored", variable)

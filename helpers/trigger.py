@@ -169,6 +169,21 @@ def _ours(client: Any, mapping: dict[str, Any], settings: Settings) -> bool:
         raise
 
 
+def _delete_mapping(client: Any, uuid: str, timeout: float = 300.0) -> None:
+    """Delete a mapping; one still being created or updated (ResourceInUseException) is waited for first."""
+    for attempt in (1, 2):
+        try:
+            client.delete_event_source_mapping(UUID=uuid)
+            return
+        except ClientError as err:
+            code = err.response["Error"]["Code"]
+            if code == "ResourceNotFoundException":
+                return
+            if code != "ResourceInUseException" or attempt == 2:
+                raise
+            _wait_settled(client, uuid, timeout)
+
+
 def settle_duplicates(session: Any, settings: Settings, stream_arn: str) -> tuple[dict[str, Any] | None, list[str], list[str]]:
     """Keep one mapping from ``stream_arn`` to the stack's function and delete the other ones this stack created.
 
@@ -191,11 +206,7 @@ def settle_duplicates(session: Any, settings: Settings, stream_arn: str) -> tupl
         if mapping not in ours:
             foreign.append(mapping["UUID"])
             continue
-        try:
-            client.delete_event_source_mapping(UUID=mapping["UUID"])
-        except ClientError as err:
-            if err.response["Error"]["Code"] not in ("ResourceNotFoundException", "ResourceInUseException"):
-                raise
+        _delete_mapping(client, mapping["UUID"])
         deleted.append(mapping["UUID"])
     if deleted:
         LOG.warning("found %d triggers from %s to %s (concurrent deploys?): kept %s, deleted %s", len(mappings), stream_arn, settings.function_name, keep["UUID"], ", ".join(deleted))

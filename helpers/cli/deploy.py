@@ -50,6 +50,7 @@ def names(settings: Any) -> dict[str, str]:
         "function_role": settings.lambda_role_name,
         "log_groups": f"{iam.firehose_log_group_name(settings)}, {iam.lambda_log_group_name(settings)}",
         "alarms": f"{settings.function_name}-errors, {settings.function_name}-iterator-age, {settings.failure_queue_name}-depth",
+        "trigger": f"{settings.function_name} <- the stream of {settings.table_name} (TTL deletes only)",
         "ttl_attribute": settings.ttl_attribute,
     }
 
