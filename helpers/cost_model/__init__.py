@@ -12,6 +12,7 @@ needs a figure missing for its region raises :class:`~helpers.pricing.MissingPri
 :func:`compare` turns that into a visible "NOT COMPUTED" row with the reason.
 """
 
+from ..pricing import MissingPriceError, PriceBook
 from .answer import Answer, answer, break_even_object_kb, buffer_for_object_kb, object_size_curve, object_window_costs
 from .archive_stats import ITEM_SIZE_COLUMNS, ArchiveStats, archive_stats
 from .compare import (Comparison, break_even, buffer_sweep, compare, firehose_record_comparison,
@@ -28,7 +29,7 @@ _RULE_FUNCTIONS = ("billed_object_kb", "billed_storage_days", "check_class", "ch
                    "transitions_allowed")
 __all__ = [
     "ARCHIVE_STANDARD", "ARCHITECTURES", "Answer", "ArchiveStats", "BASELINE", "COMPONENTS", "Comparison",
-    "CostInputs", "ITEM_SIZE_COLUMNS", "RETRIEVAL_TIERS", "Scenario", "ScenarioResult", "answer", "archive_stats",
+    "CostInputs", "ITEM_SIZE_COLUMNS", "MissingPriceError", "PriceBook", "RETRIEVAL_TIERS", "Scenario", "ScenarioResult", "answer", "archive_stats",
     "break_even", "break_even_object_kb", "buffer_for_object_kb", "buffer_sweep", "compare", "compute_scenario",
     "default_scenarios", "firehose_record_comparison", "lambda_filter_comparison", "lifecycle_scenario",
     "object_size_curve", "object_window_costs", "pricing_region", "volumes",

@@ -125,10 +125,10 @@ class Answer:
         if self.best is None:
             lines.append("- No archive scenario could be computed (see the NOT COMPUTED rows above).")
         elif self.best_total < self.baseline_total:
-            when = f"from month {self.from_month} on" if self.from_month else "only near the end of the horizon"
+            when = f"from month {self.from_month} on" if self.from_month else "by the end of the horizon"
             lines.append(f"- **Archiving pays.** The cheapest plan, *{self.best}*, costs {self.best_total:,.0f} USD over months "
                          f"1-{h} against {self.baseline_total:,.0f} USD for keeping everything in DynamoDB Standard "
-                         f"(saving {self.baseline_total - self.best_total:,.0f} USD); its cumulative cost stays below {when}.")
+                         f"(saving {self.baseline_total - self.best_total:,.0f} USD); counted since month 1 it is cheaper {when}.")
         else:
             lines.append(f"- **Archiving does not pay within {h} months**: the cheapest archive plan, *{self.best}*, costs "
                          f"{self.best_total:,.0f} USD against {self.baseline_total:,.0f} USD in DynamoDB Standard.")
@@ -157,8 +157,12 @@ class Answer:
     def _filter_sentences(self) -> list[str]:
         out = []
         for cls, (moves, default_usd, filtered_usd) in self.filter_effect.items():
-            what = ("moves them" if moves else "keeps them in S3 Standard, so the rule does nothing")
             diff = filtered_usd - default_usd
+            if moves and abs(diff) < 0.5:
+                out.append(f"- The lifecycle default minimum of {LIFECYCLE_DEFAULT_MIN_KB} KB lets today's objects move to "
+                           f"{CLASS_LABEL[cls]}; a lower ObjectSizeGreaterThan would change nothing at these buffers.")
+                continue
+            what = ("moves today's objects" if moves else "keeps today's objects in S3 Standard, so the rule does nothing")
             verdict = f"saves {-diff:,.0f} USD" if diff < 0 else f"costs {diff:,.0f} USD more"
             out.append(f"- The lifecycle default minimum of {LIFECYCLE_DEFAULT_MIN_KB} KB ({self.comparison.inputs.lifecycle_min_size}) "
                        f"{what} for {CLASS_LABEL[cls]}; a rule filter ObjectSizeGreaterThan=0 would move every object, which "
