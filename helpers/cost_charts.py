@@ -161,7 +161,7 @@ def plot_object_size(curve: pd.DataFrame, break_even_kb: dict | None = None, obj
             ax.plot([kb], [y], "o", color=line.get_color(), markersize=7, markeredgecolor="black")
     ax.axvline(cm.LIFECYCLE_DEFAULT_MIN_KB, color="grey", linestyle=":", linewidth=1)
     ax.annotate("128 KB lifecycle default", (cm.LIFECYCLE_DEFAULT_MIN_KB, 1), xycoords=("data", "axes fraction"),
-                xytext=(3, -12), textcoords="offset points", fontsize=8, color="grey")
+                xytext=(-3, -12), textcoords="offset points", fontsize=8, color="grey", ha="right")
     if object_kb_now:
         ax.axvline(object_kb_now, color="black", linestyle="--", linewidth=1)
         ax.annotate(f"today's objects: {object_kb_now:,.0f} KB", (object_kb_now, 1), xycoords=("data", "axes fraction"),

@@ -23,7 +23,7 @@ import pandas as pd
 from ..pricing import PriceBook
 from .compare import Comparison, break_even, compare
 from .inputs import ARCHIVE_STANDARD, BASELINE, CostInputs, lifecycle_scenario
-from .rules import (CLASS_LABEL, DAYS_PER_MONTH, GLACIER_CLASSES, KB_PER_GB, LIFECYCLE_DEFAULT_MIN_KB,
+from .rules import (CLASS_LABEL, DAYS_PER_MONTH, GLACIER_CLASSES, IA_MIN_DAYS_IN_STANDARD, KB_PER_GB, LIFECYCLE_DEFAULT_MIN_KB,
                     MIN_STORAGE_DAYS, PRICE_SUFFIX, SECONDS_PER_MONTH, billed_object_kb, days_to_months,
                     lifecycle_action_days, object_kb_for_flow, transitions_allowed)
 
@@ -114,7 +114,7 @@ class Answer:
     baseline_total: float
     from_month: int | None
     object_kb_now: float
-    break_even_kb: dict = field(default_factory=dict)  # class -> {"horizon": kb|None, "12 months": kb|None}
+    break_even_kb: dict = field(default_factory=dict)  # class -> {"horizon": kb|None, "12 months": kb|None}; IA too
     buffers: dict = field(default_factory=dict)  # class -> buffer_for_object_kb(...) for the horizon figure
     filter_effect: dict = field(default_factory=dict)  # class -> (moves by default, USD default, USD with filter 0)
 
@@ -135,7 +135,8 @@ class Answer:
         lines.append(f"- At the deployed buffering ({x.buffer_size_mib:g} MiB, {x.buffer_interval_s:g} s) and {x.monthly_growth_gb:g} GB "
                      f"of growth a month, Firehose objects hold about **{self.object_kb_now:,.0f} KB** each (after {x.compression_ratio:g}x GZIP).")
         for cls, sizes in self.break_even_kb.items():
-            lines.append(f"- **{CLASS_LABEL[cls]}** (after {self.after_days:g} d, kept {x.retention_days:g} d): a transition pays "
+            days = max(self.after_days, IA_MIN_DAYS_IN_STANDARD) if cls == "STANDARD_IA" else self.after_days
+            lines.append(f"- **{CLASS_LABEL[cls]}** (after {days:g} d, kept {x.retention_days:g} d): a transition pays "
                          f"for itself from objects of {_kb(sizes['horizon'])} within the horizon, and from {_kb(sizes['12 months'])} "
                          f"within 12 months. {self._buffer_sentence(cls)}")
         lines.extend(self._filter_sentences())
@@ -188,8 +189,9 @@ def answer(comparison: Comparison, after_days: float, book: PriceBook | None = N
     even = break_even(comparison) if BASELINE in totals else {}
     now_kb = object_kb_for_flow(x.monthly_growth_gb, x.buffer_size_mib, x.buffer_interval_s, x.compression_ratio)
     sizes, buffers, effect = {}, {}, {}
-    for cls in GLACIER_CLASSES:
-        sizes[cls] = {label: break_even_object_kb(book, cls, after_days, x.retention_days, w)
+    for cls in ("STANDARD_IA", *GLACIER_CLASSES):
+        days = max(after_days, IA_MIN_DAYS_IN_STANDARD) if cls == "STANDARD_IA" else after_days
+        sizes[cls] = {label: break_even_object_kb(book, cls, days, x.retention_days, w)
                       for label, w in (("horizon", x.horizon_months), ("12 months", 12))}
         if sizes[cls]["horizon"] is not None:
             buffers[cls] = buffer_for_object_kb(x, sizes[cls]["horizon"])

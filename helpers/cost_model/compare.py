@@ -135,7 +135,7 @@ def lambda_filter_comparison(inputs: CostInputs, on_missing: str = "raise") -> p
     rows = []
     for flag in (True, False):
         r = compute_scenario(replace(inputs, ttl_filter=flag), s, book)
-        rows.append({"ttl_filter": flag, "invocations": r.quantities["lambda_invocations"].sum(),
+        rows.append({"ttl_filter": flag, "invocations": int(r.quantities["lambda_invocations"].sum()),
                      "requests_usd": r.monthly["lambda_requests"].sum(), "duration_usd": r.monthly["lambda_duration"].sum()})
     return pd.DataFrame(rows).set_index("ttl_filter")
 
@@ -150,7 +150,7 @@ def firehose_record_comparison(inputs: CostInputs, on_missing: str = "raise") ->
         x = replace(inputs, firehose_record_kb=record_kb)
         r = compute_scenario(x, s, book)
         rows.append({"records": label, "record_kb": x.record_kb, "billed_kb": firehose_billed_kb(x.record_kb),
-                     "firehose_records": r.quantities["firehose_records"].sum(),
+                     "firehose_records": int(round(r.quantities["firehose_records"].sum())),
                      "billed_gb": r.quantities["firehose_billed_gb"].sum(),
                      "ingestion_usd": r.monthly["firehose_ingestion"].sum()})
     return pd.DataFrame(rows).set_index("records")
