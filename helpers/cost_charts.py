@@ -176,26 +176,28 @@ def plot_object_size(curve: pd.DataFrame, break_even_kb: dict | None = None, obj
     return ax
 
 
-def dashboard(comparison: cm.Comparison, scenario: str, sweep: pd.DataFrame | None = None,
-              answer: "cm.Answer | None" = None, curve: pd.DataFrame | None = None):
-    """All the charts in one figure (the calculator draws this; tables and the answer go below it as
-    HTML and text). Returns the Figure."""
-    fig, axes = plt.subplots(3, 2, figsize=(14, 17), layout="constrained")
-    plot_monthly(comparison, axes[0, 0])
-    plot_cumulative(comparison, axes[0, 1])
+def calculator_figures(comparison: cm.Comparison, scenario: str, sweep: pd.DataFrame | None = None,
+                       answer: "cm.Answer | None" = None, curve: pd.DataFrame | None = None) -> list:
+    """The notebook's charts, one figure each at the notebook's size (so they read at JupyterLab's default
+    width, as in the walkthrough above the calculator): monthly, cumulative, breakdown of ``scenario``,
+    break-even, buffer sweep (if given), cost against object size (if ``answer`` and ``curve``)."""
+    figures = []
+
+    def new(plot, *args, **kwargs):
+        ax = plot(*args, **kwargs, ax=_ax(None))
+        figures.append(ax.figure)
+
+    new(plot_monthly, comparison)
+    new(plot_cumulative, comparison)
     if scenario in comparison.results:
-        plot_breakdown(comparison.results[scenario], axes[1, 0])
-    plot_break_even(comparison, ax=axes[1, 1])
+        new(plot_breakdown, comparison.results[scenario])
+    new(plot_break_even, comparison)
     if sweep is not None and not sweep.empty:
-        plot_buffer_sweep(sweep, axes[2, 0])
-    else:
-        axes[2, 0].set_visible(False)
+        new(plot_buffer_sweep, sweep)
     if curve is not None and answer is not None:
         sizes = {c: v["horizon"] for c, v in answer.break_even_kb.items()}
-        plot_object_size(curve, sizes, answer.object_kb_now, comparison.inputs.horizon_months, axes[2, 1])
-    else:
-        axes[2, 1].set_visible(False)
-    return fig
+        new(plot_object_size, curve, sizes, answer.object_kb_now, comparison.inputs.horizon_months)
+    return figures
 
 
 def summary_table(comparison: cm.Comparison) -> pd.DataFrame:
@@ -272,7 +274,7 @@ def archive_stats_from_folder(folder: str | os.PathLike | None) -> cm.ArchiveSta
 def build_calculator(inputs: cm.CostInputs, lifecycle_after_days: float = 30, on_missing: str = "fallback",
                      sweep_sizes: Sequence[float] = (1, 4, 16, 64, 128)):
     """An ipywidgets calculator: sliders and dropdowns for the main inputs, a "Compute" button, and an
-    Output showing :func:`dashboard`, the summary table, the answer in words and the unverified figures.
+    Output showing :func:`calculator_figures`, the summary table, the answer in words and the unverified figures.
     Sliders never trigger a computation (``continuous_update=False`` and no observers): only the button
     does. Returns the VBox; its ``compute()`` attribute runs the same callback (used once at build time
     for the default result)."""
@@ -346,9 +348,9 @@ def _show(out, comparison, chosen, sweep, result, curve) -> None:
 
     with out:
         out.clear_output(wait=True)
-        fig = dashboard(comparison, chosen, sweep, result, curve)
-        display(fig)
-        plt.close(fig)
         display(summary_table(comparison))
+        for fig in calculator_figures(comparison, chosen, sweep, result, curve):
+            display(fig)
+            plt.close(fig)
         display(Markdown(result.text()))
         print(unverified_report(comparison))

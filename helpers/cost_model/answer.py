@@ -125,10 +125,10 @@ class Answer:
         if self.best is None:
             lines.append("- No archive scenario could be computed (see the NOT COMPUTED rows above).")
         elif self.best_total < self.baseline_total:
-            when = f"from month {self.from_month} on" if self.from_month else "by the end of the horizon"
+            when = f"from month {self.from_month} on" if self.from_month else "only at the end of the horizon"
             lines.append(f"- **Archiving pays.** The cheapest plan, *{self.best}*, costs {self.best_total:,.0f} USD over months "
                          f"1-{h} against {self.baseline_total:,.0f} USD for keeping everything in DynamoDB Standard "
-                         f"(saving {self.baseline_total - self.best_total:,.0f} USD); counted since month 1 it is cheaper {when}.")
+                         f"(saving {self.baseline_total - self.best_total:,.0f} USD); its cumulative cost stays below DynamoDB's {when}.")
         else:
             lines.append(f"- **Archiving does not pay within {h} months**: the cheapest archive plan, *{self.best}*, costs "
                          f"{self.best_total:,.0f} USD against {self.baseline_total:,.0f} USD in DynamoDB Standard.")
@@ -156,18 +156,21 @@ class Answer:
                 f"{b['max_object_kb']:,.0f} KB.")
 
     def _filter_sentences(self) -> list[str]:
-        out = []
+        out, unchanged = [], []
         for cls, (moves, default_usd, filtered_usd) in self.filter_effect.items():
             diff = filtered_usd - default_usd
             if moves and abs(diff) < 0.5:
-                out.append(f"- The lifecycle default minimum of {LIFECYCLE_DEFAULT_MIN_KB} KB lets today's objects move to "
-                           f"{CLASS_LABEL[cls]}; a lower ObjectSizeGreaterThan would change nothing at these buffers.")
+                unchanged.append(CLASS_LABEL[cls])
                 continue
-            what = ("moves today's objects" if moves else "keeps today's objects in S3 Standard, so the rule does nothing")
+            what = "moves today's objects" if moves else "keeps today's objects in S3 Standard, so the rule does nothing"
             verdict = f"saves {-diff:,.0f} USD" if diff < 0 else f"costs {diff:,.0f} USD more"
             out.append(f"- The lifecycle default minimum of {LIFECYCLE_DEFAULT_MIN_KB} KB ({self.comparison.inputs.lifecycle_min_size}) "
                        f"{what} for {CLASS_LABEL[cls]}; a rule filter ObjectSizeGreaterThan=0 would move every object, which "
                        f"{verdict} over the horizon ({filtered_usd:,.0f} against {default_usd:,.0f} USD).")
+        if unchanged:
+            out.insert(0, f"- The lifecycle default minimum of {LIFECYCLE_DEFAULT_MIN_KB} KB lets today's objects move to "
+                          f"{', '.join(unchanged)}: they are larger than {LIFECYCLE_DEFAULT_MIN_KB} KB, so a lower "
+                          "ObjectSizeGreaterThan would change nothing at these buffers.")
         return out
 
 
@@ -185,7 +188,8 @@ def answer(comparison: Comparison, after_days: float, book: PriceBook | None = N
     book = book or PriceBook.load(x.region, on_missing="fallback")
     totals = {n: r.total.sum() for n, r in comparison.results.items()}
     archive = [n for n, r in comparison.results.items() if r.scenario.kind == "archive"]
-    best = min(archive, key=totals.get) if archive else None
+    # Ties (a lifecycle rule that moves nothing costs what S3 Standard costs) go to the simpler, earlier plan.
+    best = min(archive, key=lambda n: round(totals[n], 2)) if archive else None
     even = break_even(comparison) if BASELINE in totals else {}
     now_kb = object_kb_for_flow(x.monthly_growth_gb, x.buffer_size_mib, x.buffer_interval_s, x.compression_ratio)
     sizes, buffers, effect = {}, {}, {}
