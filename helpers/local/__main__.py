@@ -29,6 +29,11 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(server.endpoint_url(port))
         print(json.dumps(info, indent=2), file=sys.stderr)
+        found = info.get("problems") or []
+        if found:
+            print(f"{len(found)} problem(s) inside the local AWS's runtime (see the log {server.log_path(port)}):", file=sys.stderr)
+            for line in server.describe_problems(found):
+                print("  " + line, file=sys.stderr)
         return 0
     if args.command == "stop":
         print("stopped" if server.stop(port) else "was not running")
