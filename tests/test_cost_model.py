@@ -429,3 +429,14 @@ def test_archive_stats_from_objects_and_items():
         cm.archive_stats(objects.drop(columns="last_modified"))
     with pytest.raises(ValueError, match="negative"):
         cm.archive_stats(objects.assign(size=[-1, 2, 3]))
+
+
+def test_notebook_numbers_from_the_environment_name_the_variable_when_wrong():
+    assert cm.env_number("TTL_ARCHIVE_COST_TABLE_GB", 500, environ={}) == 500
+    assert cm.env_number("TTL_ARCHIVE_COST_TABLE_GB", 500, environ={"TTL_ARCHIVE_COST_TABLE_GB": " 12.5 "}) == 12.5
+    with pytest.raises(ValueError, match="TTL_ARCHIVE_COST_TABLE_GB must be a number, got 'lots'"):
+        cm.env_number("TTL_ARCHIVE_COST_TABLE_GB", 500, environ={"TTL_ARCHIVE_COST_TABLE_GB": "lots"})
+    with pytest.raises(ValueError, match="TTL_ARCHIVE_COST_HORIZON_MONTHS must be a whole number"):
+        cm.env_number("TTL_ARCHIVE_COST_HORIZON_MONTHS", 36, int, environ={"TTL_ARCHIVE_COST_HORIZON_MONTHS": "2.5"})
+    with pytest.raises(ValueError, match="TTL_ARCHIVE_COST_OTHER_TABLES_GB must be a finite number >= 0"):
+        cm.env_number("TTL_ARCHIVE_COST_OTHER_TABLES_GB", 0, environ={"TTL_ARCHIVE_COST_OTHER_TABLES_GB": "-3"})

@@ -18,7 +18,7 @@ from .archive_stats import ITEM_SIZE_COLUMNS, ArchiveStats, archive_stats
 from .compare import (Comparison, break_even, buffer_sweep, compare, firehose_record_comparison,
                       lambda_filter_comparison)
 from .inputs import (ARCHIVE_STANDARD, ARCHITECTURES, BASELINE, RETRIEVAL_TIERS, CostInputs, Scenario,
-                     default_scenarios, lifecycle_scenario, pricing_region)
+                     default_scenarios, env_number, lifecycle_scenario, pricing_region)
 from .model import COMPONENTS, ScenarioResult, compute_scenario, volumes
 from .rules import *  # noqa: F401,F403  (the rules and constants, each tested by hand)
 from . import rules as _rules_module
@@ -31,7 +31,7 @@ __all__ = [
     "ARCHIVE_STANDARD", "ARCHITECTURES", "Answer", "ArchiveStats", "BASELINE", "COMPONENTS", "Comparison",
     "CostInputs", "ITEM_SIZE_COLUMNS", "MissingPriceError", "PriceBook", "RETRIEVAL_TIERS", "Scenario", "ScenarioResult", "answer", "archive_stats",
     "break_even", "break_even_object_kb", "buffer_for_object_kb", "buffer_sweep", "compare", "compute_scenario",
-    "default_scenarios", "firehose_record_comparison", "lambda_filter_comparison", "lifecycle_scenario",
+    "default_scenarios", "env_number", "firehose_record_comparison", "lambda_filter_comparison", "lifecycle_scenario",
     "object_size_curve", "object_window_costs", "pricing_region", "volumes",
     *[name for name in vars(_rules_module) if name.isupper() or name in _RULE_FUNCTIONS],
 ]

@@ -161,6 +161,21 @@ def default_scenarios(lifecycle_after_days: float = 30) -> list[Scenario]:
     ]
 
 
+def env_number(name: str, default: float, kind: type = float, environ=None) -> float:
+    """A number from the environment variable ``name`` (``default`` when unset or empty); a value that is
+    not a finite number >= 0 raises ValueError naming the variable."""
+    raw = (os.environ if environ is None else environ).get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a {'whole ' if kind is int else ''}number, got {raw!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {raw!r}")
+    return value
+
+
 def pricing_region(override: str | None = None, target: str | None = None) -> tuple[str, str]:
     """The region to price and a sentence saying where it came from, without any AWS call.
 
