@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 
+from . import validation
+
 MANAGED_BY_KEY = "managed-by"
 MANAGED_BY_VALUE = "dynamodb-ttl-archive"
 STACK_TAG_KEY = "ttl-archive-stack"
@@ -40,10 +42,15 @@ class Settings:
     glacier_after_days: int = 90
     delivery_stream_name: str = ""
     firehose_role_name: str = ""
+    # Optional SSE-KMS: a customer managed key's ARN (in the bucket's region). None: SSE-S3.
+    # Carried through the bucket's default encryption, the Firehose role and the Firehose destination.
+    kms_key_arn: str | None = None
     # Lambda
     function_name: str = ""
     lambda_role_name: str = ""
     failure_queue_name: str = ""
+    # The trigger's concurrent batches per stream shard (Lambda's ParallelizationFactor, 1-10).
+    parallelization_factor: int = 1
     extra_tags: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -58,6 +65,9 @@ class Settings:
         for key, value in defaults.items():
             if not getattr(self, key):
                 object.__setattr__(self, key, value)
+        if self.kms_key_arn is not None:
+            validation.kms_key_arn(self.kms_key_arn, "TTL_ARCHIVE_KMS_KEY")
+        validation.int_range(self.parallelization_factor, 1, 10, "TTL_ARCHIVE_PARALLELIZATION_FACTOR (the trigger's ParallelizationFactor)")
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
@@ -72,6 +82,8 @@ class Settings:
             "glacier_after_days": int(_env("GLACIER_AFTER_DAYS", "90")),
             "buffer_size_mib": int(_env("BUFFER_SIZE_MIB", "5")),
             "buffer_interval_seconds": int(_env("BUFFER_INTERVAL_SECONDS", "60")),
+            "kms_key_arn": _env("KMS_KEY", "") or None,
+            "parallelization_factor": int(_env("PARALLELIZATION_FACTOR", "1")),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
