@@ -16,10 +16,12 @@ AWS documents one trust policy for each of the two principals, and neither has a
 * ``firehose.amazonaws.com``: Amazon Data Firehose Developer Guide, "Controlling access with Amazon Data
   Firehose", section "Allow Firehose to assume an IAM role"
   (https://docs.aws.amazon.com/firehose/latest/dev/controlling-access.html#firehose-assume-role).
-  Earlier versions of that page added ``sts:ExternalId`` equal to the account id; the current one has no
-  condition, and no Firehose page says that Firehose supplies ``aws:SourceAccount`` or ``aws:SourceArn``
-  when it assumes the delivery role. A condition on a key the service does not send denies every
-  delivery (on AWS every record would land under the error prefix).
+  The current page has no condition. Its earlier versions (for example the one archived in
+  awsdocs/amazon-kinesis-data-firehose-developer-guide, doc_source/controlling-access.md, 2023-01-27) added
+  ``StringEquals sts:ExternalId`` equal to the account id; the page dropped it, so it is not used here
+  either. No Firehose page says that Firehose supplies ``aws:SourceAccount`` or ``aws:SourceArn`` when
+  it assumes the delivery role, and a condition on a key the service does not send denies every delivery
+  (on AWS every record would land under the error prefix).
 * ``lambda.amazonaws.com``: AWS Lambda Developer Guide, "Defining Lambda function permissions with an
   execution role" (https://docs.aws.amazon.com/lambda/latest/dg/lambda-intro-execution-role.html).
   The guide's page on AWS managed policies for the execution role
