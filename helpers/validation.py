@@ -17,8 +17,16 @@ _IP_FORMAT = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")  # "formatted as an IP addre
 GLACIER_CLASSES = ("GLACIER_IR", "GLACIER", "DEEP_ARCHIVE")
 
 
+class RuleError(ValueError):
+    """A value broke an AWS rule. ``kind`` names what was checked, ``rule`` is the rule in words."""
+
+    def __init__(self, kind: str, value: object, rule: str) -> None:
+        super().__init__(f"invalid {kind} {value!r}: {rule}")
+        self.kind, self.value, self.rule = kind, value, rule
+
+
 def _fail(kind: str, value: object, rule: str) -> None:
-    raise ValueError(f"invalid {kind} {value!r}: {rule}")
+    raise RuleError(kind, value, rule)
 
 
 def table_name(name: str) -> str:
@@ -94,7 +102,9 @@ def int_range(value: object, low: int, high: int, what: str) -> int:
     return value  # type: ignore[return-value]
 
 
-_KMS_KEY_ARN = re.compile(r"^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b):kms:([a-z0-9-]+):(\d{12}):key/([A-Za-z0-9-]{1,128})$")
+KMS_KEY_ARN_PATTERN = r"arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b):kms:([a-z0-9-]+):(\d{12}):key/([A-Za-z0-9-]{1,128})"
+KMS_KEY_ARN_RULE = "give the key's full ARN, arn:<partition>:kms:<region>:<account-id>:key/<key-id> (not a key id or an alias)"
+_KMS_KEY_ARN = re.compile(f"^{KMS_KEY_ARN_PATTERN}$")
 
 
 def kms_key_arn(value: str, what: str = "KMS key ARN") -> str:
@@ -104,7 +114,7 @@ def kms_key_arn(value: str, what: str = "KMS key ARN") -> str:
     an alias: IAM authorizes KMS operations on the key's ARN, so a policy naming an alias ARN would grant
     nothing for the key it points to."""
     if not isinstance(value, str) or not _KMS_KEY_ARN.match(value):
-        _fail(what, value, "give the key's full ARN, arn:<partition>:kms:<region>:<account-id>:key/<key-id> (not a key id or an alias)")
+        _fail(what, value, KMS_KEY_ARN_RULE)
     return value
 
 

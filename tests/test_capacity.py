@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import types
 
 import pytest
 
@@ -116,10 +117,18 @@ def test_bad_inputs_are_refused_naming_them(field, value, match):
 def test_the_cli_command_prints_the_plan_and_json():
     pytest.importorskip("helpers.cli.context")  # the CLI framework (issue 11) provides Result
     from helpers.cli import capacity as command
+    from helpers.cli.context import UsageError
+    from helpers.settings import Settings
 
     parser = argparse.ArgumentParser()
     command.add_arguments(parser)
     args = parser.parse_args(["--deletes-per-second", "11600", "--item-kb", "1", "--region", "ap-northeast-1", "--no-cost"])
-    result = command.run(args, None)
+    ctx = types.SimpleNamespace(settings=Settings(parallelization_factor=2))
+    result = command.run(args, ctx)
     assert result.exit_code == 0 and "15 at the default quota" in result.text
-    assert json.loads(json.dumps(result.data))["firehose"]["streams_needed"] == 15
+    data = json.loads(json.dumps(result.data))
+    assert data["firehose"]["streams_needed"] == 15
+    assert data["inputs"]["parallelization_factor"] == 2  # the stack's setting when the flag is not given
+    bad = parser.parse_args(["--deletes-per-second", "10", "--item-kb", "500"])
+    with pytest.raises(UsageError, match="--item-kb"):
+        command.run(bad, ctx)

@@ -89,9 +89,9 @@ def test_every_need_names_a_resource_of_this_stack_or_star_where_iam_has_no_reso
 
 
 def test_reading_needs_decrypt_on_the_key_only_when_a_key_is_set():
-    assert [n.action for n in preflight.reader_actions(Settings(stack="s"), USER)] == ["s3:ListBucket", "s3:GetObject"]
+    assert [n.action for n in preflight.reader_actions(Settings(stack="st"), USER)] == ["s3:ListBucket", "s3:GetObject"]
     key = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-    decrypt = preflight.reader_actions(Settings(stack="s", kms_key_arn=key), USER)[-1]
+    decrypt = preflight.reader_actions(Settings(stack="st", kms_key_arn=key), USER)[-1]
     assert (decrypt.action, decrypt.resource) == ("kms:Decrypt", key)
 
 
@@ -190,5 +190,5 @@ def test_the_root_user_is_not_simulated_and_told_why():
     root = replace(USER, arn=f"arn:aws:iam::{ACCOUNT}:root")
     stub = StubbedSession()
     with stub.stubber:  # no call expected
-        result = preflight.preflight(stub, Settings(stack="s"), root)
+        result = preflight.preflight(stub, Settings(stack="st"), root)
     assert not result.simulated and any("root user" in n for n in result.notes)

@@ -13,7 +13,12 @@ from __future__ import annotations
 import argparse
 import os
 
-from .context import EXIT_OK, Context, Result
+from .context import EXIT_OK, Context, Result, UsageError
+
+# CapacityInputs field -> the flag that sets it (errors name the flag)
+FLAGS = {"deletes_per_second": "--deletes-per-second", "item_kb": "--item-kb", "region": "--region", "shards": "--shards", "ttl_days": "--ttl-days",
+         "batch_size": "--batch-size", "batching_window_s": "--batching-window", "parallelization_factor": "--parallelization-factor",
+         "lambda_memory_mb": "--memory-mb"}
 
 NAME = "capacity"
 NEEDS_SETTINGS = False
@@ -41,11 +46,16 @@ def run(args: argparse.Namespace, ctx: Context) -> Result:
 
     region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     factor = args.parallelization_factor
-    if factor is None:
-        factor = int(os.environ.get("TTL_ARCHIVE_PARALLELIZATION_FACTOR", "1") or "1")
-    inputs = capacity.CapacityInputs(
-        deletes_per_second=args.deletes_per_second, item_kb=args.item_kb, region=region, shards=args.shards, ttl_days=args.ttl_days,
-        batch_size=args.batch_size, batching_window_s=args.batching_window, parallelization_factor=factor, lambda_memory_mb=args.memory_mb,
-    )
+    if factor is None:  # the stack's setting (TTL_ARCHIVE_PARALLELIZATION_FACTOR, checked strictly by Settings)
+        factor = ctx.settings.parallelization_factor
+    values = dict(deletes_per_second=args.deletes_per_second, item_kb=args.item_kb, region=region, shards=args.shards, ttl_days=args.ttl_days,
+                  batch_size=args.batch_size, batching_window_s=args.batching_window, parallelization_factor=factor, lambda_memory_mb=args.memory_mb)
+    try:
+        inputs = capacity.CapacityInputs(**values)
+    except ValueError as err:
+        message = str(err)
+        for name, flag in FLAGS.items():
+            message = message.replace(f"invalid {name} ", f"invalid {flag} ")
+        raise UsageError(message) from None
     result = capacity.plan(inputs, with_cost=not args.no_cost)
     return Result(EXIT_OK, result.as_dict(), result.text())
