@@ -194,12 +194,7 @@ def describe_bucket_setup(session: boto3.Session, bucket_name: str) -> dict[str,
 
 def _validate(settings: Settings, bucket_name: str, region: str | None) -> None:
     validation.bucket_name(bucket_name)
-    validation.stack_name(settings.stack)
-    validation.prefix(settings.archive_prefix, "archive prefix")
-    if settings.glacier_class:
-        validation.glacier_class(settings.glacier_class)
-        validation.int_range(settings.glacier_after_days, 0, 36500, "lifecycle transition age in days")
-    if settings.kms_key_arn is not None:
+    if settings.kms_key_arn is not None:  # the key's form is checked by Settings; its region only here
         key_region = validation.kms_key_region(settings.kms_key_arn)
         if region and key_region != region:
             raise ValueError(f"invalid TTL_ARCHIVE_KMS_KEY {settings.kms_key_arn!r}: the key is in {key_region}, the bucket in {region}; S3 encrypts only with a key of the bucket's region")

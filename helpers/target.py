@@ -16,6 +16,7 @@ Every helper takes the ``boto3.Session`` returned here, so tests and notebooks c
 from __future__ import annotations
 
 import os
+import urllib.parse
 from dataclasses import dataclass
 
 import boto3
@@ -24,7 +25,7 @@ from botocore.config import Config
 
 TARGET_ENV = "TTL_ARCHIVE_TARGET"
 TARGETS = ("local", "aws")
-LOCAL_REGION_DEFAULT = "us-east-1"
+LOCAL_REGION_DEFAULT = "ap-northeast-1"  # the seed blog's region (Tokyo); AWS_REGION / AWS_DEFAULT_REGION override it
 LOCAL_ACCESS_KEY = "testing"  # moto accepts any key; these are not secrets
 
 
@@ -138,11 +139,29 @@ def endpoint_of(sess: boto3.Session) -> str | None:
 
 
 def is_local(sess: boto3.Session) -> bool:
-    """True when the session points at the embedded local AWS."""
-    from .local import HOST
+    """True when the session points at this project's embedded local AWS.
 
+    Decided by the server's health check, not by the host: another emulator on 127.0.0.1 (a plain moto
+    server, LocalStack) reached with ``TTL_ARCHIVE_TARGET=aws AWS_ENDPOINT_URL=...`` is not ours, and
+    the code treats it like AWS. A positive answer is remembered per endpoint.
+    """
     url = endpoint_of(sess)
-    return bool(url) and f"//{HOST}:" in url
+    if not url:
+        return False
+    if url in _OURS:
+        return True
+    parts = urllib.parse.urlsplit(url)
+    if parts.hostname not in {"127.0.0.1", "localhost"} or not parts.port:
+        return False
+    from .local import health
+
+    if health(parts.port, timeout=2.0):
+        _OURS.add(url)
+        return True
+    return False
+
+
+_OURS: set[str] = set()  # endpoints whose health check said "the embedded local AWS"
 
 
 @dataclass(frozen=True)

@@ -389,6 +389,7 @@ class Report:
     unexpected_ids: list[str] = field(default_factory=list)
     missing_sample: list[str] = field(default_factory=list)
     sample_record: dict[str, Any] | None = None
+    local_problems: list[str] = field(default_factory=list)  # errors inside the embedded local AWS's runtime (local target)
 
     @property
     def ok(self) -> bool:
@@ -406,6 +407,8 @@ class Report:
             problems.append(f"only {self.controls_kept} of {self.controls_expected_kept} items that must stay are still in the table")
         if self.missing and not allow_pending:
             problems.append(f"{self.missing} expired items are not archived: {', '.join(self.missing_sample[:5])}")
+            if self.local_problems:
+                problems.append("the embedded local AWS reports: " + " | ".join(self.local_problems[:3]))
         if problems:
             raise AssertionError(f"run {self.run_id}: " + "; ".join(problems))
         return self
@@ -425,7 +428,10 @@ class Report:
         )
         if self.controls_kept is not None:
             text += f"; {self.controls_kept} of {self.controls_expected_kept} items that must stay are still in the table"
-        return text + "."
+        text += "."
+        if self.local_problems:
+            text += f"\nThe embedded local AWS reports {len(self.local_problems)} problem(s) of its own:\n" + "\n".join(f"  {p}" for p in self.local_problems)
+        return text
 
 
 def _controls_kept(session: Any, run: TestRun) -> int:
@@ -443,6 +449,20 @@ def _controls_kept(session: Any, run: TestRun) -> int:
                 break
             time.sleep(0.2)
     return found
+
+
+def local_problems(session: Any) -> list[str]:
+    """The embedded local AWS's own runtime problems (stuck trigger, failed sweep...), one line each; [] on AWS."""
+    from . import local, target
+
+    url = target.endpoint_of(session)
+    if not target.is_local(session) or not url:
+        return []
+    try:
+        found = local.problems(int(url.rstrip("/").rsplit(":", 1)[1]))
+    except (ValueError, IndexError):
+        return []
+    return local.describe_problems(found or [])
 
 
 def check(session: Any, run: TestRun, *, scanner: ArchiveScanner | None = None, seconds: float | None = None,
@@ -481,6 +501,7 @@ def check(session: Any, run: TestRun, *, scanner: ArchiveScanner | None = None, 
         unexpected_ids=unexpected,
         missing_sample=scanner.archived_keys("expired", seen=False, limit=20),
         sample_record=scanner.sample,
+        local_problems=local_problems(session) if run.local else [],
     )
 
 

@@ -3,6 +3,7 @@ makes on the embedded local AWS), and the simulation (a stubbed IAM client: test
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import replace
 
@@ -192,3 +193,16 @@ def test_the_root_user_is_not_simulated_and_told_why():
     with stub.stubber:  # no call expected
         result = preflight.preflight(stub, Settings(stack="st"), root)
     assert not result.simulated and any("root user" in n for n in result.notes)
+
+
+def test_deploy_dry_run_shows_the_preflight_on_the_local_aws(local_aws, stack, capsys):
+    from helpers import cli
+
+    assert cli.main(["deploy", "--stack", stack, "--dry-run", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    check = data["preflight"]
+    assert check["simulated"] is False and check["notes"] == [preflight.LOCAL_NOTE]
+    assert {"action": "iam:PassRole", "resource": f"arn:aws:iam::{ACCOUNT}:role/{stack}-firehose",
+            "operations": ["firehose:CreateDeliveryStream", "firehose:UpdateDestination"]} in check["needs"]
+    assert cli.main(["deploy", "--stack", stack, "--dry-run"]) == 0
+    assert "Preflight: IAM actions needed to deploy this stack" in capsys.readouterr().out

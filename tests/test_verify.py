@@ -77,7 +77,7 @@ def test_a_saved_run_is_found_again_for_the_same_stack_account_and_region(tmp_pa
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     from helpers.settings import Settings
 
-    settings = Settings(stack="s")
+    settings = Settings(stack="st")
     ident = Identity("123456789012", "eu-west-1", "arn:aws:iam::123456789012:user/me", None)
     assert verify.load_run(settings, ident) is None
     run = _run()
@@ -93,9 +93,9 @@ def test_invalid_counts_are_refused_before_writing(session):
 
     ident = Identity("123456789012", "us-east-1", "arn:aws:iam::123456789012:user/me", None)
     with pytest.raises(ValueError, match="number of expired items"):
-        verify.start_run(session, Settings(stack="s"), ident, expired=-1, save=False)
+        verify.start_run(session, Settings(stack="st"), ident, expired=-1, save=False)
     with pytest.raises(ValueError, match="five years"):
-        verify.start_run(session, Settings(stack="s"), ident, expired=1, expires_at=int(time.time()) - 6 * 365 * 24 * 3600, save=False)
+        verify.start_run(session, Settings(stack="st"), ident, expired=1, expires_at=int(time.time()) - 6 * 365 * 24 * 3600, save=False)
 
 
 def test_a_run_keeps_counts_not_key_lists_and_reads_runs_saved_with_key_lists():

@@ -44,7 +44,11 @@ def run(args: argparse.Namespace, ctx: Context) -> Result:
         info = server.health(port)
         if not info:
             return Result(EXIT_CHECK_FAILED, {"action": "status", "endpoint": url, "running": False}, f"not running (nothing answers on {url})")
-        text = f"running: {url} (pid {info.get('pid')}, moto {info.get('moto')}, up {info.get('uptime_seconds', 0):.0f} s)"
+        text = f"{url}\nrunning (pid {info.get('pid')}, moto {info.get('moto')}, up {info.get('uptime_seconds', 0):.0f} s)"
+        found = info.get("problems") or []
+        if found:
+            text += f"; {len(found)} problem(s) inside its runtime (log: {server.log_path(port)}):"
+            text += "".join(f"\n  {line}" for line in server.describe_problems(found))
         return Result(EXIT_OK, {"action": "status", "endpoint": url, "running": True, **info}, text)
     if args.action == "stop":
         stopped = server.stop(port)
