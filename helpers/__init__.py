@@ -32,10 +32,12 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "alarms": ("ensure_alarms",),
     "pipeline": ("ensure_pipeline", "Pipeline"),
     "verify": ("start_run", "wait_for_archive", "check", "Report"),
+    "preflight": ("deploy_needs", "reader_actions"),
+    "capacity": ("CapacityInputs", "plan"),
 }
 _MODULES = (
-    "alarms", "archive_charts", "archive_reader", "cli_equivalent", "cost_charts", "cost_model", "dynamodb",
-    "failure_queue", "firehose", "iam", "inventory", "lambda_function", "local", "outcome", "pipeline", "pricing", "retry",
+    "alarms", "archive_charts", "archive_reader", "capacity", "cli_equivalent", "cost_charts", "cost_model", "dynamodb",
+    "failure_queue", "firehose", "iam", "inventory", "lambda_function", "local", "outcome", "pipeline", "preflight", "pricing", "retry",
     "s3", "tagging", "teardown", "trigger", "validation", "verify",
 )
 _NAME_TO_MODULE = {name: module for module, names in _EXPORTS.items() for name in names}

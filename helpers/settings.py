@@ -11,7 +11,7 @@ are whole where they must be (``5``, not ``5.0`` or ``five``), an empty value me
 
 Adding a setting is one line in :class:`Settings`::
 
-    kms_key: str | None = setting("KMS_KEY", None, Text(r"...", "a KMS key id, key ARN or alias ARN", optional=True))
+    parallelization_factor: int = setting("PARALLELIZATION_FACTOR", 1, Whole(1, 10))
 
 Variables that are not fields (what ``05_verify`` writes, the local runtime's knobs...) are listed in
 :data:`PARAMETERS`; :func:`parameter` reads one strictly, and :meth:`Settings.from_env` checks every one
@@ -212,10 +212,15 @@ class Settings:
     glacier_after_days: int = setting("GLACIER_AFTER_DAYS", 90, Whole(0, 36500))
     delivery_stream_name: str = setting(None, "", Name(validation.delivery_stream_name, derived=True))
     firehose_role_name: str = setting(None, "", Name(validation.role_name, derived=True))
+    # Optional SSE-KMS with a customer managed key in the bucket's region (None: SSE-S3). Carried through the bucket's
+    # default encryption, the Firehose role's KMS statement and the Firehose destination (docs/scale.md, helpers.iam).
+    kms_key_arn: str | None = setting("KMS_KEY", None, Text(validation.KMS_KEY_ARN_PATTERN, validation.KMS_KEY_ARN_RULE, optional=True))
     # Lambda
     function_name: str = setting(None, "", Name(validation.function_name, derived=True))
     lambda_role_name: str = setting(None, "", Name(validation.role_name, derived=True))
     failure_queue_name: str = setting(None, "", Name(validation.queue_name, derived=True))
+    # The trigger's concurrent batches per stream shard (Lambda's ParallelizationFactor).
+    parallelization_factor: int = setting("PARALLELIZATION_FACTOR", 1, Whole(1, 10))
     extra_tags: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
