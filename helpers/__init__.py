@@ -32,11 +32,14 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "alarms": ("ensure_alarms",),
     "pipeline": ("ensure_pipeline", "Pipeline"),
     "verify": ("start_run", "wait_for_archive", "check", "Report"),
+    "restore": ("restore_from_archive", "RestoreReport", "TtlRule"),
+    "archived_items": ("ArchivedItems",),
+    "item_codec": ("decode_record", "DecodedRecord", "CodecError"),
 }
 _MODULES = (
-    "alarms", "archive_charts", "archive_reader", "cli_equivalent", "cost_charts", "cost_model", "dynamodb",
-    "failure_queue", "firehose", "iam", "lambda_function", "local", "outcome", "pipeline", "pricing", "retry",
-    "s3", "tagging", "teardown", "trigger", "validation", "verify",
+    "alarms", "archive_charts", "archive_reader", "archived_items", "cli_equivalent", "cost_charts", "cost_model", "dynamodb",
+    "failure_queue", "firehose", "iam", "item_codec", "lambda_function", "local", "outcome", "pipeline", "pricing",
+    "restore", "retry", "s3", "tagging", "teardown", "trigger", "validation", "verify",
 )
 _NAME_TO_MODULE = {name: module for module, names in _EXPORTS.items() for name in names}
 

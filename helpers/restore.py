@@ -27,8 +27,6 @@ The :class:`RestoreReport` counts restored, skipped by reason and failed items a
 from __future__ import annotations
 
 import logging
-import random
-import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -37,20 +35,21 @@ from typing import Any, Callable
 
 from botocore.exceptions import ClientError
 
-from . import archived_items, validation
+from . import validation
+from .restore_write import (
+    BATCH_SIZE,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_WORKERS,
+    Planned,
+    RateLimiter,
+    Writer,
+    error_code,
+    existing_keys,
+    failure_entry,
+    key_part,
+)
 
 LOG = logging.getLogger(__name__)
-
-BATCH_SIZE = 25  # BatchWriteItem: at most 25 put or delete requests a call
-GET_BATCH_SIZE = 100  # BatchGetItem: at most 100 keys a call
-DEFAULT_WORKERS = 8
-DEFAULT_MAX_ATTEMPTS = 10
-BACKOFF_BASE_SECONDS = 0.05
-BACKOFF_CAP_SECONDS = 10.0
-THROTTLING_CODES = frozenset(
-    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "Throttling",
-     "LimitExceededException", "InternalServerError", "ServiceUnavailable", "TransactionConflictException"}
-)
 
 
 class TableNotFound(LookupError):
@@ -165,33 +164,6 @@ def to_dynamodb_json(item: dict) -> dict:
     return {name: conv(av) for name, av in item.items()}
 
 
-class RateLimiter:
-    """At most ``rate`` items a second across threads (None: no limit)."""
-
-    def __init__(self, rate: float | None, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
-        self.rate, self.clock, self.sleep = rate, clock, sleep
-        self.lock = threading.Lock()
-        self.next_free = clock()
-
-    def acquire(self, items: int) -> None:
-        if not self.rate:
-            return
-        with self.lock:
-            now = self.clock()
-            start = max(now, self.next_free)
-            self.next_free = start + items / self.rate
-        if start > now:
-            self.sleep(start - now)
-
-
-def backoff(attempt: int) -> float:
-    """Full jitter: uniform(0, min(cap, base * 2^attempt))."""
-    return random.uniform(0.0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt))
-
-
-def _code(err: ClientError) -> str:
-    return err.response.get("Error", {}).get("Code", "")
-
 
 # --------------------------------------------------------------------------- planning
 
@@ -201,20 +173,13 @@ def _key_schema(client: Any, table: str) -> dict:
     try:
         desc = client.describe_table(TableName=table)["Table"]
     except ClientError as err:
-        if _code(err) == "ResourceNotFoundException":
+        if error_code(err) == "ResourceNotFoundException":
             raise TableNotFound(f"table {table} does not exist: restore writes only into an existing table "
                                 "(create it with the same key schema first)") from None
         raise
     types = {a["AttributeName"]: a["AttributeType"] for a in desc.get("AttributeDefinitions", [])}
     ordered = sorted(desc["KeySchema"], key=lambda k: k["KeyType"] != "HASH")
     return {k["AttributeName"]: types.get(k["AttributeName"], "S") for k in ordered}
-
-
-@dataclass
-class _Planned:
-    item: dict
-    key: dict  # the key attributes, client shape
-    event_id: str | None
 
 
 def _prepare(record: Any, rule: TtlRule, ttl_attribute: str | None, now: float) -> dict:
@@ -236,13 +201,13 @@ def _plan(records: list, schema: dict, rule: TtlRule, ttl_attribute: str | None,
         item = _prepare(record, rule, ttl_attribute, now)
         missing = [f"{n} ({t})" for n, t in schema.items() if set(item.get(n, {})) != {t}]
         if missing:
-            report.failed.append(_failure(record.keys, record.event_id, "the item has no key attribute " + ", ".join(missing) + f" of table {report.table}"))
+            report.failed.append(failure_entry(record.keys, record.event_id, "the item has no key attribute " + ", ".join(missing) + f" of table {report.table}"))
             continue
         key = {n: item[n] for n in schema}
-        marker = tuple((n, _hashable(item[n])) for n in schema)
+        marker = tuple((n, key_part(item[n])) for n in schema)
         if marker in by_key:
             report.skipped["superseded"] += 1  # records come oldest deletion first: the later one wins
-        by_key[marker] = _Planned(item, key, record.event_id)
+        by_key[marker] = Planned(item, key, record.event_id)
         name = ttl_attribute or record.envelope.get("ttl_attribute")
         if rule.mode == "keep" and name in item and "N" in item[name] and float(item[name]["N"]) <= now:
             expired_kept += 1
@@ -251,123 +216,6 @@ def _plan(records: list, schema: dict, rule: TtlRule, ttl_attribute: str | None,
                                "(within days) and they will be archived a second time")
     return list(by_key.values())
 
-
-def _hashable(av: dict) -> tuple:
-    ((kind, value),) = av.items()
-    return kind, value
-
-
-def _failure(key: dict, event_id: Any, reason: str) -> dict:
-    return {"key": archived_items.plain_map(key), "event_id": event_id, "reason": reason}
-
-
-# --------------------------------------------------------------------------- writing
-
-
-class _Writer:
-    """Writes planned items with retries; thread-safe counters in the report."""
-
-    def __init__(self, client: Any, table: str, schema: dict, report: RestoreReport, limiter: RateLimiter,
-                 max_attempts: int, sleep: Callable[[float], None], bar: Any):
-        self.client, self.table, self.schema, self.report = client, table, schema, report
-        self.limiter, self.max_attempts, self.sleep, self.bar = limiter, max_attempts, sleep, bar
-        self.lock = threading.Lock()
-        self.partition_key = next(iter(schema))
-
-    def _count(self, restored: int = 0, skipped: str | None = None, failed: dict | None = None, call: str | None = None, done: int = 0) -> None:
-        with self.lock:
-            self.report.restored += restored
-            if skipped:
-                self.report.skipped[skipped] += 1
-            if failed:
-                self.report.failed.append(failed)
-            if call:
-                self.report.calls[call] += 1
-        if done and self.bar is not None:
-            self.bar.update(done)
-
-    def put_conditional(self, planned: _Planned) -> None:
-        """One conditional PutItem: written, ``skipped: exists``, or failed after retries."""
-        for attempt in range(self.max_attempts):
-            self.limiter.acquire(1)
-            try:
-                self._count(call="put_item")
-                self.client.put_item(TableName=self.table, Item=planned.item, ConditionExpression="attribute_not_exists(#pk)",
-                                     ExpressionAttributeNames={"#pk": self.partition_key})
-            except ClientError as err:
-                code = _code(err)
-                if code == "ConditionalCheckFailedException":
-                    return self._count(skipped="exists", done=1)
-                if code in THROTTLING_CODES and attempt + 1 < self.max_attempts:
-                    self._count(call="throttled")
-                    self.sleep(backoff(attempt))
-                    continue
-                return self._count(failed=_failure(planned.key, planned.event_id, f"{code}: {err.response['Error'].get('Message', '')}"), done=1)
-            return self._count(restored=1, done=1)
-        return None  # pragma: no cover - the loop always returns
-
-    def put_batch(self, chunk: list) -> None:
-        """BatchWriteItem of up to 25 items; UnprocessedItems and throttling retried with backoff."""
-        pending = {self._marker(p.item): p for p in chunk}
-        for attempt in range(self.max_attempts):
-            requests = [{"PutRequest": {"Item": p.item}} for p in pending.values()]
-            self.limiter.acquire(len(requests))
-            try:
-                self._count(call="batch_write_item")
-                response = self.client.batch_write_item(RequestItems={self.table: requests})
-            except ClientError as err:
-                code = _code(err)
-                if code in THROTTLING_CODES:
-                    self._count(call="throttled")
-                    self.sleep(backoff(attempt))
-                    continue
-                if code == "ValidationException":  # one bad item fails the call: isolate it
-                    LOG.info("BatchWriteItem rejected a batch (%s); writing its %d items one by one", err, len(pending))
-                    for planned in pending.values():
-                        self._put_one(planned)
-                    return
-                raise
-            left = response.get("UnprocessedItems", {}).get(self.table, [])
-            unprocessed = {self._marker(r["PutRequest"]["Item"]) for r in left}
-            written = [m for m in pending if m not in unprocessed]
-            self._count(restored=len(written), done=len(written))
-            pending = {m: pending[m] for m in pending if m in unprocessed}
-            if not pending:
-                return
-            self._count(call="unprocessed_retry")
-            self.sleep(backoff(attempt))
-        for planned in pending.values():
-            self._count(failed=_failure(planned.key, planned.event_id, f"still unprocessed after {self.max_attempts} attempts (throttled)"), done=1)
-
-    def _put_one(self, planned: _Planned) -> None:
-        try:
-            self._count(call="put_item")
-            self.client.put_item(TableName=self.table, Item=planned.item)
-        except ClientError as err:
-            reason = f"{_code(err)}: {err.response['Error'].get('Message', '')}"
-            return self._count(failed=_failure(planned.key, planned.event_id, reason), done=1)
-        return self._count(restored=1, done=1)
-
-    def _marker(self, item: dict) -> tuple:
-        return tuple(_hashable(item[n]) for n in self.schema)
-
-
-def existing_keys(client: Any, table: str, planned: list, schema: dict, sleep: Callable[[float], None] = time.sleep) -> set:
-    """Markers of the planned keys that exist in ``table`` (BatchGetItem, 100 keys a call, UnprocessedKeys retried)."""
-    found: set = set()
-    names = {f"#k{i}": n for i, n in enumerate(schema)}
-    for start in range(0, len(planned), GET_BATCH_SIZE):
-        keys = [p.key for p in planned[start:start + GET_BATCH_SIZE]]
-        for attempt in range(DEFAULT_MAX_ATTEMPTS):
-            request = {table: {"Keys": keys, "ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}}
-            response = client.batch_get_item(RequestItems=request)
-            for item in response.get("Responses", {}).get(table, []):
-                found.add(tuple(_hashable(item[n]) for n in schema))
-            keys = response.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
-            if not keys:
-                break
-            sleep(backoff(attempt))
-    return found
 
 
 def restore(
@@ -430,7 +278,7 @@ def _source_table(records: list) -> str:
 def _dry_run(client: Any, table: str, planned: list, schema: dict, report: RestoreReport, check: bool, sleep: Callable[[float], None]) -> None:
     exists = existing_keys(client, table, planned, schema, sleep) if check and planned else set()
     for p in planned:
-        if tuple(_hashable(p.item[n]) for n in schema) in exists:
+        if tuple(key_part(p.item[n]) for n in schema) in exists:
             report.skipped["exists"] += 1
         else:
             report.would_write.append(p.item)
@@ -443,7 +291,7 @@ def _write(client: Any, table: str, planned: list, schema: dict, report: Restore
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(planned), unit="item", desc=f"restoring into {table}")
-    writer = _Writer(client, table, schema, report, limiter, max_attempts, sleep, bar)
+    writer = Writer(client, table, schema, report, limiter, max_attempts, sleep, bar)
     try:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             if overwrite:
@@ -454,3 +302,43 @@ def _write(client: Any, table: str, planned: list, schema: dict, report: Restore
     finally:
         if bar is not None:
             bar.close()
+
+
+def restore_from_archive(
+    session: Any,
+    settings: Any,
+    *,
+    since: Any = None,
+    until: Any = None,
+    keys: dict | None = None,
+    where: Any = None,
+    to_table: str | None = None,
+    folder: str | None = None,
+    assume_types: dict | None = None,
+    say: Callable[[str], None] | None = None,
+    progress: bool | None = None,
+    **options: Any,
+) -> tuple:
+    """Load the stack's archive (``settings.bucket_name`` and ``archive_prefix``, or a local ``folder`` copy),
+    select items (:func:`helpers.archived_items.select`) and :func:`restore` them into ``to_table`` (default:
+    the table they came from, else ``settings.table_name``). ``options`` go to :func:`restore` (``ttl``,
+    ``overwrite``, ``dry_run``, ``rate``...). Returns ``(selected ArchivedItems, RestoreReport)``; nothing is
+    written when nothing is selected. ``settings.bucket_name`` must be filled (``Settings.with_account``)."""
+    from . import archived_items
+
+    say = say or (lambda text: None)
+    TtlRule.parse(options.get("ttl", "remove")) if not isinstance(options.get("ttl"), TtlRule) else None
+    if to_table:
+        validation.table_name(to_table)
+    source = folder or f"s3://{settings.bucket_name}/{settings.archive_prefix}"
+    say(f"Reading the archive {source}" + (f" (deleted from {since})" if since else "") + (f" (until {until})" if until else ""))
+    loaded = archived_items.load(session, None if folder else settings.bucket_name, settings.archive_prefix, folder=folder,
+                                 since=since, until=until, assume_types=assume_types, progress=progress)
+    say(loaded.summary())
+    chosen = archived_items.select(loaded, keys=keys, where=where)
+    tables = {r.envelope.get("table") for r in chosen.records} - {None}
+    table = to_table or (tables.pop() if len(tables) == 1 else settings.table_name)
+    if not len(chosen):
+        return chosen, RestoreReport(table=table, selected=0, dry_run=bool(options.get("dry_run")))
+    say(f"{len(chosen):,} items selected; {'dry run: nothing is written' if options.get('dry_run') else 'writing'} into {table}")
+    return chosen, restore(session, chosen, table, progress=progress, **options)

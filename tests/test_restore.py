@@ -211,7 +211,9 @@ def folder_archive(tmp_path):
     """Six items of table 'orders' deleted an hour apart, plus an older version of item-0."""
     records = [stream_record(item(i, {"n": {"N": str(i)}, "kind": {"S": "even" if i % 2 == 0 else "odd"}}), i, at=1_764_180_000 + 3600 * i) for i in range(6)]
     records.append(stream_record(item(0, {"n": {"N": "-1"}, "kind": {"S": "old"}}), 99, at=1_764_000_000))
-    write_archive(tmp_path, records)
+    for rec in records:  # Firehose files each object under the hour its first record arrived
+        at = datetime.fromtimestamp(rec["dynamodb"]["ApproximateCreationDateTime"], timezone.utc)
+        write_archive(tmp_path, [rec], f"archive/{at:%Y/%m/%d/%H}/s-1-{at:%Y-%m-%d-%H-%M-%S}-{rec['eventID']}")
     return tmp_path
 
 
@@ -361,3 +363,16 @@ def test_rate_limiter_spaces_items():
     for _ in range(4):
         limiter.acquire(5)
     assert clock[0] == pytest.approx(1.5) and len(slept) == 3  # 20 items at 10/s: the last batch starts at 1.5 s
+
+
+def test_restore_from_archive_selects_and_restores_for_the_command_line(sess, folder_archive):
+    ddb = sess.client("dynamodb")
+    table = make_table(ddb, f"cli-{uuid.uuid4().hex[:8]}")
+    said = []
+    settings = Settings(stack="t-cli", bucket_name="unused-with-a-folder")
+    chosen, report = restore.restore_from_archive(sess, settings, folder=str(folder_archive), since="2025-11-26T20:00Z",
+                                                  keys={"id": ["item-2", "item-3", "item-9"]}, to_table=table, say=said.append)
+    assert len(chosen) == 2 and report.restored == 2 and report.ok
+    assert any("2 items selected" in s for s in said)
+    none, empty = restore.restore_from_archive(sess, settings, folder=str(folder_archive), keys={"id": ["nope"]}, to_table=table)
+    assert len(none) == 0 and empty.selected == 0 and empty.calls == Counter()
