@@ -248,3 +248,29 @@ def _looks_like_set(values: list) -> bool:
             return False
         return len(set(numbers)) == len(numbers) and numbers == sorted(numbers)
     return False
+
+
+def comparable(av: dict) -> Any:
+    """An AttributeValue in a form where equal DynamoDB values compare equal: sets unordered, numbers by value,
+    binary as bytes (boto3 may hand ``bytes`` or ``bytearray``)."""
+    ((kind, value),) = av.items()
+    if kind == "N":
+        return kind, Decimal(value)
+    if kind == "NS":
+        return kind, frozenset(Decimal(v) for v in value)
+    if kind == "SS":
+        return kind, frozenset(value)
+    if kind == "B":
+        return kind, bytes(value)
+    if kind == "BS":
+        return kind, frozenset(bytes(v) for v in value)
+    if kind == "M":
+        return kind, {k: comparable(v) for k, v in value.items()}
+    if kind == "L":
+        return kind, [comparable(v) for v in value]
+    return kind, value
+
+
+def equal_items(a: dict, b: dict) -> bool:
+    """True when two items (AttributeValue maps) hold the same DynamoDB values, type for type."""
+    return {k: comparable(v) for k, v in a.items()} == {k: comparable(v) for k, v in b.items()}

@@ -342,3 +342,52 @@ def restore_from_archive(
         return chosen, RestoreReport(table=table, selected=0, dry_run=bool(options.get("dry_run")))
     say(f"{len(chosen):,} items selected; {'dry run: nothing is written' if options.get('dry_run') else 'writing'} into {table}")
     return chosen, restore(session, chosen, table, progress=progress, **options)
+
+
+def ensure_table_like(session: Any, settings: Any, name: str, source_table: str | None = None) -> str:
+    """An on-demand table ``name`` with the key schema of ``source_table`` (default ``settings.table_name``), no
+    stream and no TTL, tagged with the stack's tags: a place to restore into and look before touching the
+    original. Idempotent: an existing table with the same key schema is used as it is (returns "already there",
+    else "created"); one with another key schema raises ValueError. Waits until ACTIVE."""
+    from . import tagging
+
+    validation.table_name(name)
+    client = session.client("dynamodb")
+    source = client.describe_table(TableName=source_table or settings.table_name)["Table"]
+    keys = source["KeySchema"]
+    names = {k["AttributeName"] for k in keys}
+    definitions = [a for a in source["AttributeDefinitions"] if a["AttributeName"] in names]
+    try:
+        existing = client.describe_table(TableName=name)["Table"]
+    except ClientError as err:
+        if error_code(err) != "ResourceNotFoundException":
+            raise
+    else:
+        if sorted(map(str, existing["KeySchema"])) != sorted(map(str, keys)):
+            raise ValueError(f"table {name} exists with another key schema ({existing['KeySchema']}): choose another name")
+        return "already there"
+    client.create_table(TableName=name, KeySchema=keys, AttributeDefinitions=definitions, BillingMode="PAY_PER_REQUEST",
+                        Tags=tagging.as_key_value_list({**settings.tags(), "purpose": "restore"}))
+    client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 300})
+    return "created"
+
+
+def delete_table_if_ours(session: Any, settings: Any, name: str) -> str:
+    """Delete table ``name`` only when it carries this stack's tags and is not the stack's own table;
+    returns "deleted", "not found" or "kept: <why>"."""
+    from . import dynamodb, tagging
+
+    if name == settings.table_name:
+        return "kept: it is the stack's table (99_cleanup decides about it)"
+    client = session.client("dynamodb")
+    try:
+        arn = client.describe_table(TableName=name)["Table"]["TableArn"]
+    except ClientError as err:
+        if error_code(err) == "ResourceNotFoundException":
+            return "not found"
+        raise
+    tags = tagging.from_key_value_list(client.list_tags_of_resource(ResourceArn=arn).get("Tags"))
+    if not tagging.is_ours(tags, settings.stack):
+        return "kept: not created by this stack"
+    dynamodb.delete_table(session, name)
+    return "deleted"

@@ -141,7 +141,7 @@ def archived_through_pipeline(sess):
     settings = deployed.settings
     ddb = sess.client("dynamodb")
     past = int(time.time()) - 60
-    originals = [item(i, PLAIN_TYPES, ttl=past) for i in range(3)]
+    originals = [item(i, {**PLAIN_TYPES, "kind": {"S": "expired"}}, ttl=past) for i in range(3)]
     started = datetime.now(timezone.utc)
     for it in originals:
         ddb.put_item(TableName=settings.table_name, Item=it)
@@ -376,3 +376,33 @@ def test_restore_from_archive_selects_and_restores_for_the_command_line(sess, fo
     assert any("2 items selected" in s for s in said)
     none, empty = restore.restore_from_archive(sess, settings, folder=str(folder_archive), keys={"id": ["nope"]}, to_table=table)
     assert len(none) == 0 and empty.selected == 0 and empty.calls == Counter()
+
+
+def test_scratch_table_like_the_source_is_created_once_and_deleted_only_when_ours(sess, archived_through_pipeline):
+    settings, _, loaded = archived_through_pipeline
+    name = f"{settings.table_name}-restored"
+    assert restore.ensure_table_like(sess, settings, name) == "created"
+    assert restore.ensure_table_like(sess, settings, name) == "already there"
+    assert restore.restore(sess, loaded, name, progress=False).ok
+    other = make_table(sess.client("dynamodb"), f"foreign-{uuid.uuid4().hex[:8]}")
+    assert restore.delete_table_if_ours(sess, settings, other) == "kept: not created by this stack"
+    assert restore.delete_table_if_ours(sess, settings, settings.table_name).startswith("kept")
+    assert restore.delete_table_if_ours(sess, settings, name) == "deleted"
+    assert restore.delete_table_if_ours(sess, settings, name) == "not found"
+
+
+@pytest.mark.timeout(180)
+def test_notebook_08_restores_the_stacks_archive_and_cleans_up(sess, archived_through_pipeline, tmp_path, monkeypatch):
+    from pathlib import Path
+
+    import nbformat
+
+    from helpers.notebook_runner import run_notebook
+
+    settings, originals, _ = archived_through_pipeline
+    monkeypatch.setenv("TTL_ARCHIVE_STACK", settings.stack)  # inherited by the kernel, with the run's local AWS port
+    executed = run_notebook(Path(__file__).resolve().parent.parent / "notebooks" / "08_restore.ipynb", tmp_path, timeout=120)
+    text = "\n".join(out.get("text", "") for cell in nbformat.read(executed, as_version=4).cells for out in cell.get("outputs", []))
+    assert f"restored {len(originals)} into {settings.table_name}-restored" in text
+    assert "equal to the archived item, type for type: True" in text and f"skipped: exists: {len(originals)}" in text
+    assert text.rstrip().endswith("deleted")
