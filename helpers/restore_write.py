@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from . import archived_items
 
@@ -114,6 +114,8 @@ class Writer:
                     self.sleep(backoff(attempt))
                     continue
                 return self._count(failed=failure_entry(planned.key, planned.event_id, f"{code}: {err.response['Error'].get('Message', '')}"), done=1)
+            except BotoCoreError as err:  # connection errors that outlasted botocore's retries
+                return self._count(failed=failure_entry(planned.key, planned.event_id, f"{type(err).__name__}: {err}"), done=1)
             return self._count(restored=1, done=1)
         return None  # pragma: no cover - the loop always returns
 
@@ -137,7 +139,9 @@ class Writer:
                     for planned in pending.values():
                         self._put_one(planned)
                     return
-                raise
+                return self._fail_all(pending, f"{code}: {err.response['Error'].get('Message', '')}")
+            except BotoCoreError as err:  # connection errors that outlasted botocore's retries
+                return self._fail_all(pending, f"{type(err).__name__}: {err}")
             left = response.get("UnprocessedItems", {}).get(self.table, [])
             unprocessed = {self._marker(r["PutRequest"]["Item"]) for r in left}
             written = [m for m in pending if m not in unprocessed]
@@ -147,8 +151,11 @@ class Writer:
                 return
             self._count(call="unprocessed_retry")
             self.sleep(backoff(attempt))
+        self._fail_all(pending, f"still unprocessed after {self.max_attempts} attempts (throttled)")
+
+    def _fail_all(self, pending: dict, reason: str) -> None:
         for planned in pending.values():
-            self._count(failed=failure_entry(planned.key, planned.event_id, f"still unprocessed after {self.max_attempts} attempts (throttled)"), done=1)
+            self._count(failed=failure_entry(planned.key, planned.event_id, reason), done=1)
 
     def _put_one(self, planned: Planned) -> None:
         try:
@@ -157,6 +164,8 @@ class Writer:
         except ClientError as err:
             reason = f"{error_code(err)}: {err.response['Error'].get('Message', '')}"
             return self._count(failed=failure_entry(planned.key, planned.event_id, reason), done=1)
+        except BotoCoreError as err:
+            return self._count(failed=failure_entry(planned.key, planned.event_id, f"{type(err).__name__}: {err}"), done=1)
         return self._count(restored=1, done=1)
 
     def _marker(self, item: dict) -> tuple:

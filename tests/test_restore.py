@@ -406,3 +406,15 @@ def test_notebook_08_restores_the_stacks_archive_and_cleans_up(sess, archived_th
     assert f"restored {len(originals)} into {settings.table_name}-restored" in text
     assert "equal to the archived item, type for type: True" in text and f"skipped: exists: {len(originals)}" in text
     assert text.rstrip().endswith("deleted")
+
+
+def test_a_batch_with_an_invalid_item_is_retried_one_by_one_and_only_that_item_fails(sess):
+    records = [stream_record(item(i, {}), i) for i in range(3)]
+    records[1]["dynamodb"]["OldImage"]["id"] = {"S": ""}  # DynamoDB rejects an empty key value: the whole batch fails
+    decoded = [item_codec.decode_record(archiver.archive_line(r)) for r in records]
+    ddb = sess.client("dynamodb")
+    table = make_table(ddb, f"inv-{uuid.uuid4().hex[:8]}")
+    report = restore.restore(sess, decoded, table, overwrite=True, progress=False)
+    assert report.restored == 2 and len(report.failed) == 1 and not report.ok
+    assert report.failed[0]["key"]["id"] == "" and "ValidationException" in report.failed[0]["reason"]
+    assert report.calls["batch_write_item"] == 1 and report.calls["put_item"] == 3
