@@ -256,7 +256,7 @@ def restore(
     report = RestoreReport(table=table, selected=len(records), dry_run=dry_run, ttl=rule.describe(), overwrite=overwrite)
     if rule.mode == "keep":
         LOG.warning("--ttl keep: restored items keep their TTL; those already past it will be deleted and archived again")
-    client = client or session.client("dynamodb")
+    client = client or _client(session, workers)
     schema = _key_schema(client, table)
     planned = _plan(records, schema, rule, ttl_attribute, now(), report)
     if dry_run:
@@ -266,6 +266,16 @@ def restore(
     report.seconds = time.monotonic() - started
     LOG.info("restore into %s: %s", table, {k: v for k, v in report.to_dict().items() if k not in ("failed_items", "would_write")})
     return report
+
+
+def _client(session: Any, workers: int) -> Any:
+    """A DynamoDB client for the writers: a connection per worker, botocore's standard retries (throttling
+    included), and no client-side parameter validation: the items come from the codec, well-formed by
+    construction, and validating every nested attribute costs more CPU than the write itself."""
+    from botocore.config import Config
+
+    config = Config(parameter_validation=False, max_pool_connections=workers + 2, retries={"mode": "standard", "max_attempts": 5})
+    return session.client("dynamodb", config=config)
 
 
 def _source_table(records: list) -> str:
