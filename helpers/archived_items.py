@@ -58,7 +58,7 @@ class ArchivedItems:
         return text
 
 
-def _utc(value: Any) -> pd.Timestamp | None:
+def utc(value: Any) -> pd.Timestamp | None:
     if value is None:
         return None
     ts = pd.Timestamp(value)
@@ -101,7 +101,7 @@ def load(
     types of format-1 lines (see :func:`helpers.item_codec.decode_record`). Raises FileNotFoundError when the
     bucket or folder does not exist.
     """
-    start, end = _utc(since), _utc(until)
+    start, end = utc(since), utc(until)
     if start is not None and end is not None and end <= start:
         raise ValueError(f"until ({end}) must be after since ({start})")
     source = _source(session, bucket, folder, max_workers)
@@ -188,7 +188,7 @@ def _decode(rec: dict, key: str, number: int, assume_types: dict | None, problem
 def _in_range(record: Any, start: pd.Timestamp | None, end: pd.Timestamp | None) -> bool:
     if start is None and end is None:
         return True
-    at = _utc(record.envelope.get("deleted_at"))
+    at = utc(record.envelope.get("deleted_at"))
     if at is None:
         return False
     return (start is None or at >= start) and (end is None or at < end)
@@ -293,7 +293,7 @@ def select(
     ``frame -> boolean Series`` or a ``DataFrame.query`` string. Returns a new :class:`ArchivedItems`."""
     frame = items.frame
     mask = pd.Series(True, index=frame.index)
-    start, end = _utc(since), _utc(until)
+    start, end = utc(since), utc(until)
     if start is not None:
         mask &= frame["deleted_at"] >= start
     if end is not None:
@@ -302,7 +302,10 @@ def select(
         wanted = wanted if isinstance(wanted, (list, tuple, set)) else [wanted]
         mask &= frame["keys"].map(lambda k, n=name, w=list(wanted): isinstance(k, dict) and n in k and _key_matches(k[n], w))
     if where is not None:
-        chosen = frame.query(where) if isinstance(where, str) else frame[where(frame)]
+        try:
+            chosen = frame.query(where) if isinstance(where, str) else frame[where(frame)]
+        except Exception as err:  # noqa: BLE001 - any failure of the user's filter is a usage error, named
+            raise ValueError(f"the filter {where!r} cannot be applied to the archive's frame: {type(err).__name__}: {err}") from None
         mask &= frame.index.isin(chosen.index)
     positions = [i for i, keep in enumerate(mask.to_numpy()) if keep]
     return ArchivedItems(

@@ -418,3 +418,9 @@ def test_a_batch_with_an_invalid_item_is_retried_one_by_one_and_only_that_item_f
     assert report.restored == 2 and len(report.failed) == 1 and not report.ok
     assert report.failed[0]["key"]["id"] == "" and "ValidationException" in report.failed[0]["reason"]
     assert report.calls["batch_write_item"] == 1 and report.calls["put_item"] == 3
+
+
+def test_a_filter_that_cannot_be_applied_is_a_clear_error(sess, folder_archive):
+    loaded = archived_items.load(sess, folder=str(folder_archive))
+    with pytest.raises(ValueError, match="no_such_column"):
+        archived_items.select(loaded, where="no_such_column > 3")

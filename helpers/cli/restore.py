@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 
-import pandas as pd
-
 from .context import EXIT_CHECK_FAILED, EXIT_OK, Context, CouldNotRun, Result, UsageError
 
 NAME = "restore"
@@ -46,10 +44,10 @@ def options(args: argparse.Namespace) -> dict:
     for flag in ("since", "until"):
         value = getattr(args, flag)
         try:
-            times[flag] = None if value is None else pd.Timestamp(value)
+            times[flag] = archived_items.utc(value)
         except (ValueError, TypeError):
             raise UsageError(f"--{flag} {value!r} is not a time: use ISO 8601, e.g. 2026-11-01T00:00Z") from None
-    if times["since"] is not None and times["until"] is not None and pd.Timestamp(times["until"]).tz_localize(None) <= pd.Timestamp(times["since"]).tz_localize(None):
+    if times["since"] is not None and times["until"] is not None and times["until"] <= times["since"]:
         raise UsageError("--until must be after --since")
     try:
         keys = archived_items.parse_key_filters(args.key)
@@ -76,6 +74,8 @@ def run(args: argparse.Namespace, ctx: Context) -> Result:
         chosen, report = restore.restore_from_archive(ctx.session(), settings, say=ctx.say, progress=ctx.progress, **opts)
     except restore.TableNotFound as err:
         raise CouldNotRun(str(err)) from None
+    except ValueError as err:  # the --where filter, or items that name no single table without --to-table
+        raise UsageError(str(err)) from None
     except FileNotFoundError as err:
         raise CouldNotRun(f"{err}: deploy the stack first (ttl-archive deploy), or pass --folder") from None
     data = {**report.to_dict(), "stack": settings.stack, "ambiguous_items": sum(1 for r in chosen.records if r.ambiguous)}
