@@ -54,7 +54,7 @@ def ensure_failure_queue(session: Any, settings: Settings) -> Ensured:
     description holds ``QueueUrl``, ``QueueArn`` and ``Attributes``. SQS queues are usable as soon as
     CreateQueue returns, so there is nothing to wait for.
     """
-    name = validation.queue_name(settings.failure_queue_name)
+    name = settings.failure_queue_name
     sqs = session.client("sqs")
     url = _queue_url(sqs, name)
     changes: list[str] = []
