@@ -10,7 +10,8 @@ them by deletion time, key values or such a filter.
 The frame: ``event_id``, ``table``, ``deleted_at`` (UTC), ``ttl_attribute``, ``ttl`` (UTC), ``keys`` (a dict of
 plain values), ``format``, ``ambiguous`` (format 1: attributes that may have had another type),
 ``object_key``, then one column per top-level item attribute with its plain JSON value (numbers as ``int`` or
-exact ``Decimal``); an attribute named like one of those columns is ``item.<name>``.
+exact ``Decimal``), named by the reader's rule (:func:`helpers.archive_reader.column_name`: a reserved name ``X``
+or one starting with ``item.`` becomes ``item.X``; ``format`` and ``ambiguous`` are reserved here too).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ LOG = logging.getLogger(__name__)
 ENVELOPE = ("event_id", "table", "deleted_at", "ttl_attribute", "ttl", "keys", "format", "ambiguous", "object_key")
 _OBJECT_SPAN = timedelta(hours=1, minutes=15)  # an object filed under hour H holds records that arrived before H + 1h15
 LATE_DELIVERY = timedelta(hours=1)
+_EXTRA_ENVELOPE = frozenset(("format", "ambiguous"))  # envelope columns of this frame the reader's frame does not have
 
 
 @dataclass
@@ -211,7 +213,8 @@ def frame_of(records: list) -> pd.DataFrame:
             "object_key": env.get("object_key"),
         }
         for name, value in plain_map(rec.item).items():
-            row[f"item.{name}" if name in row else name] = value
+            column = archive_reader.column_name(name)
+            row[archive_reader.ITEM_PREFIX + name if column in _EXTRA_ENVELOPE else column] = value
         rows.append(row)
     frame = pd.DataFrame(rows, columns=None if rows else list(ENVELOPE))
     frame["deleted_at"] = pd.to_datetime(frame["deleted_at"], utc=True, errors="coerce")
