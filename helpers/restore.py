@@ -327,13 +327,16 @@ def restore_from_archive(
     assume_types: dict | None = None,
     say: Callable[[str], None] | None = None,
     progress: bool | None = None,
+    confirm: Callable[[int, str], bool] | None = None,
     **options: Any,
 ) -> tuple:
     """Load the stack's archive (``settings.bucket_name`` and ``archive_prefix``, or a local ``folder`` copy),
     select items (:func:`helpers.archived_items.select`) and :func:`restore` them into ``to_table`` (default:
     the table they came from, else ``settings.table_name``). ``options`` go to :func:`restore` (``ttl``,
     ``overwrite``, ``dry_run``, ``rate``...). Returns ``(selected ArchivedItems, RestoreReport)``; nothing is
-    written when nothing is selected. ``settings.bucket_name`` must be filled (``Settings.with_account``)."""
+    written when nothing is selected. ``settings.bucket_name`` must be filled (``Settings.with_account``).
+    ``confirm(items, table)`` is asked before a write (not before a dry run); when it returns False nothing is
+    written and the report says ``declined``."""
     from . import archived_items
 
     say = say or (lambda text: None)
@@ -350,6 +353,10 @@ def restore_from_archive(
     table = to_table or (tables.pop() if len(tables) == 1 else settings.table_name)
     if not len(chosen):
         return chosen, RestoreReport(table=table, selected=0, dry_run=bool(options.get("dry_run")))
+    if not options.get("dry_run") and confirm is not None and not confirm(len(chosen), table):
+        report = RestoreReport(table=table, selected=len(chosen))
+        report.warnings.append("declined: nothing was written")
+        return chosen, report
     say(f"{len(chosen):,} items selected; {'dry run: nothing is written' if options.get('dry_run') else 'writing'} into {table}")
     return chosen, restore(session, chosen, table, progress=progress, **options)
 

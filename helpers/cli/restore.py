@@ -5,7 +5,8 @@ repeatable: several values of one name are alternatives, different names must al
 on the archive's frame (--where), and writes them back. By default a live item is never overwritten (a
 conditional PutItem; such items are reported as "skipped: exists"); --overwrite writes with BatchWriteItem.
 The TTL attribute is removed by default so TTL does not delete the item again; --ttl +DAYS sets a new expiry,
---ttl keep keeps it (with a warning). --dry-run prints what would be written. Exit status 0 when every
+--ttl keep keeps it (with a warning). --dry-run prints what would be written. On the aws target it asks for
+confirmation before writing unless --yes. Exit status 0 when every
 selected item was restored or skipped by rule, 1 when some failed or nothing matched the selection.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 
-from .context import EXIT_CHECK_FAILED, EXIT_OK, Context, CouldNotRun, Result, UsageError
+from .context import EXIT_CHECK_FAILED, EXIT_OK, EXIT_USAGE, Context, CouldNotRun, Result, UsageError
 
 NAME = "restore"
 EXAMPLES = """\
@@ -34,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dry-run", action="store_true", help="write nothing; print what would be written")
     parser.add_argument("--rate", type=float, metavar="ITEMS_PER_SECOND", help="write at most this many items a second")
     parser.add_argument("--folder", metavar="PATH", help="read a local copy of the bucket (aws s3 sync) instead of S3")
+    parser.add_argument("--yes", action="store_true", help="do not ask for confirmation before writing on the aws target")
 
 
 def options(args: argparse.Namespace) -> dict:
@@ -67,11 +69,19 @@ def run(args: argparse.Namespace, ctx: Context) -> Result:
 
     opts = options(args)
     settings = ctx.settings
-    if not opts["folder"]:
-        ident = ctx.identity()
-        settings = settings.with_account(ident.account_id, ident.region)
+    ident = ctx.identity()
+    settings = settings.with_account(ident.account_id, ident.region)
+    ctx.say(f"On {ctx.where()}; stack {settings.stack}")
+    ask = None
+    if ctx.target == "aws" and not args.yes:
+        if not ctx.stdin.isatty() and not opts["dry_run"]:
+            return Result(EXIT_USAGE, {"restored": 0, "reason": "confirmation needed"},
+                          "Not confirmed: restore writes to a table; pass --yes when not running from a terminal (or --dry-run).")
+
+        def ask(count: int, table: str) -> bool:
+            return ctx.confirm(f"Write {count:,} items into {table} in account {ident.account_id}, region {ident.region}?")
     try:
-        chosen, report = restore.restore_from_archive(ctx.session(), settings, say=ctx.say, progress=ctx.progress, **opts)
+        chosen, report = restore.restore_from_archive(ctx.session(), settings, say=ctx.say, progress=ctx.progress, confirm=ask, **opts)
     except restore.TableNotFound as err:
         raise CouldNotRun(str(err)) from None
     except ValueError as err:  # the --where filter, or items that name no single table without --to-table
@@ -81,6 +91,8 @@ def run(args: argparse.Namespace, ctx: Context) -> Result:
     data = {**report.to_dict(), "stack": settings.stack, "ambiguous_items": sum(1 for r in chosen.records if r.ambiguous)}
     if not len(chosen):
         return Result(EXIT_CHECK_FAILED, data, "No archived item matches the selection: nothing was written.")
+    if "declined: nothing was written" in report.warnings:
+        return Result(EXIT_CHECK_FAILED, data, "Declined: nothing was written.")
     text = report.describe()
     if data["ambiguous_items"]:
         text += f"\nwarning: {data['ambiguous_items']:,} items come from format-1 lines whose sets and binaries were restored as lists and strings"
