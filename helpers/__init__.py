@@ -34,11 +34,14 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "verify": ("start_run", "wait_for_archive", "check", "Report"),
     "preflight": ("deploy_needs", "reader_actions"),
     "capacity": ("CapacityInputs", "plan"),
+    "restore": ("restore_from_archive", "RestoreReport", "TtlRule"),
+    "archived_items": ("ArchivedItems",),
+    "item_codec": ("decode_record", "DecodedRecord", "CodecError"),
 }
 _MODULES = (
-    "alarms", "archive_charts", "archive_reader", "capacity", "cli_equivalent", "cost_charts", "cost_model", "dynamodb",
-    "failure_queue", "firehose", "iam", "inventory", "lambda_function", "local", "outcome", "pipeline", "preflight", "pricing", "retry",
-    "s3", "tagging", "teardown", "trigger", "validation", "verify",
+    "alarms", "archive_charts", "archive_reader", "archived_items", "capacity", "cli_equivalent", "cost_charts", "cost_model",
+    "dynamodb", "failure_queue", "firehose", "iam", "inventory", "item_codec", "lambda_function", "local", "outcome", "pipeline",
+    "preflight", "pricing", "restore", "retry", "s3", "tagging", "teardown", "trigger", "validation", "verify",
 )
 _NAME_TO_MODULE = {name: module for module, names in _EXPORTS.items() for name in names}
 
