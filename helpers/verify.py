@@ -79,6 +79,7 @@ class TestRun:
     ids: dict[str, list[str]] = field(default_factory=dict)  # kind -> partition key values
     local: bool = True
     future_expires_at: int = 0  # the TTL of the future (and user-deleted, refreshed) items
+    failure_queue_name: str = ""  # the trigger's failure queue: where to look when items are missing
 
     @property
     def expired_ids(self) -> list[str]:
@@ -192,6 +193,7 @@ def start_run(
         archive_prefix=settings.archive_prefix, partition_key=pk, sort_key=sk, ttl_attribute=ttl, sort_value=now,
         written_at=started, write_seconds=round(time.time() - started, 3), expires_at=expires_at,
         refreshed_until=refreshed_until, ids=ids, local=is_local(session), future_expires_at=now + FUTURE_TTL_SECONDS,
+        failure_queue_name=settings.failure_queue_name,
     )
     if save:
         save_run(run, run_path(settings, identity.account_id, identity.region))
@@ -313,6 +315,7 @@ class Report:
     unexpected_ids: list[str] = field(default_factory=list)
     missing_sample: list[str] = field(default_factory=list)
     sample_record: dict[str, Any] | None = None
+    failure_notes: int | None = None  # notes waiting in the failure queue (looked up only when items are missing)
 
     @property
     def ok(self) -> bool:
@@ -329,7 +332,7 @@ class Report:
         if self.controls_kept is not None and self.controls_kept != self.controls_expected_kept:
             problems.append(f"only {self.controls_kept} of {self.controls_expected_kept} items that must stay are still in the table")
         if self.missing and not allow_pending:
-            problems.append(f"{self.missing} expired items are not archived: {', '.join(self.missing_sample[:5])}")
+            problems.append(f"{self.missing} expired items are not archived: {', '.join(self.missing_sample[:5])}{self.queue_hint()}")
         if problems:
             raise AssertionError(f"run {self.run_id}: " + "; ".join(problems))
         return self
@@ -349,7 +352,14 @@ class Report:
         )
         if self.controls_kept is not None:
             text += f"; {self.controls_kept} of {self.controls_expected_kept} items that must stay are still in the table"
-        return text + "."
+        return text + "." + self.queue_hint()
+
+    def queue_hint(self) -> str:
+        """" 2 missing: 1 note in the failure queue, run `ttl-archive redrive`." when notes wait, else ""."""
+        if not self.missing or not self.failure_notes:
+            return ""
+        notes = f"{self.failure_notes} note{'s' if self.failure_notes != 1 else ''}"
+        return f" {self.missing:,} missing: {notes} in the failure queue, run `ttl-archive redrive`."
 
 
 def _controls_kept(session: Any, run: TestRun) -> int:
@@ -425,7 +435,21 @@ def check(session: Any, run: TestRun, *, scanner: ArchiveScanner | None = None, 
         unexpected_ids=unexpected[:20],
         missing_sample=missing[:20],
         sample_record=sample,
+        failure_notes=_failure_notes(session, run) if missing else None,
     )
+
+
+def _failure_notes(session: Any, run: TestRun) -> int | None:
+    """Notes waiting in the run's failure queue (None: no queue known or readable)."""
+    from .redrive import note_count
+
+    if not run.failure_queue_name:
+        return None
+    try:
+        return note_count(session, Settings(stack=run.stack, failure_queue_name=run.failure_queue_name))
+    except ClientError as err:  # looking is a courtesy: a denied or throttled call must not break the check
+        LOG.warning("could not count the notes in %s: %s", run.failure_queue_name, err)
+        return None
 
 
 def wait_for_archive(

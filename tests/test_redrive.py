@@ -1,0 +1,115 @@
+"""helpers.redrive on the embedded local AWS: the trigger gives up on batches (Firehose fails every call),
+the failure queue holds notes, the fault is healed, redrive archives every item and empties the queue; and
+the too-late case, where the records were trimmed from the stream before redrive ran."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from helpers import failure_queue, local, pipeline, redrive, trigger, verify
+from helpers.settings import Settings
+from tests.test_local_runtime_kit import wait_for
+
+
+def _deploy_fragile(session, stack: str):
+    """The whole stack, with a trigger that gives up after one retry and a function that tries Firehose
+    once per invocation (so a failing Firehose makes the trigger give up within seconds)."""
+    deployed = pipeline.ensure_pipeline(session, Settings(stack=stack))
+    settings = deployed.settings
+    trigger.ensure_trigger(session, settings, stream_arn=deployed.stream_arn, failure_queue_arn=deployed.failure_queue_arn, max_retry_attempts=1)
+    lam = session.client("lambda")
+    env = lam.get_function_configuration(FunctionName=settings.function_name)["Environment"]["Variables"]
+    lam.update_function_configuration(FunctionName=settings.function_name, Environment={"Variables": {**env, "SAFETY_MARGIN_MS": "900000"}})
+    return deployed
+
+
+def _notes(session, settings) -> list[dict]:
+    return [n["DDBStreamBatchInfo"] for n in failure_queue.peek_failures(session, settings) if "DDBStreamBatchInfo" in n]
+
+
+def _give_up_on(session, deployed, expired: int):
+    """Write a verify run while Firehose fails every call; return (run, notes) once the trigger gave up on all."""
+    settings = deployed.settings
+    local.set_faults(firehose_call_failure_rate=1.0, delivery_streams=[settings.delivery_stream_name])
+    try:
+        run = verify.start_run(session, settings, deployed.identity, expired=expired, future=1, user_deleted=1, save=False)
+        notes = wait_for(lambda: (lambda n: n if sum(i["batchSize"] for i in n) >= expired else None)(_notes(session, settings)),
+                         "the trigger to give up on every expired item", timeout=30, interval=0.3)
+    finally:
+        local.clear_faults()
+    return run, notes
+
+
+def test_redrive_after_the_trigger_gave_up_archives_every_item_and_empties_the_queue(session, stack):
+    deployed = _deploy_fragile(session, stack)
+    settings = deployed.settings
+    run, notes = _give_up_on(session, deployed, expired=12)
+    assert sum(n["batchSize"] for n in notes) == 12
+    assert all(n["shardId"].startswith("shardId-") and int(n["startSequenceNumber"]) <= int(n["endSequenceNumber"]) for n in notes)
+
+    before = verify.check(session, run)
+    assert before.missing == 12 and before.failure_notes == len(notes)
+    assert f"12 missing: {len(notes)} note" in before.describe() and "ttl-archive redrive" in before.describe()
+
+    dry = redrive.redrive(session, settings, dry_run=True)
+    assert dry.ok and dry.archived == 0 and dry.notes_deleted == 0
+    assert redrive.note_count(session, settings) == len(notes), "a dry run keeps every note, visible again"
+
+    report = redrive.redrive(session, settings)
+    assert report.ok, report.describe()
+    assert report.archived == 12 and report.notes_deleted == len(notes) and report.missing == 0
+    assert [o.status for o in report.outcomes] == [redrive.REDRIVEN] * len(notes)
+    assert redrive.note_count(session, settings) == 0
+
+    after = verify.wait_for_archive(session, run, timeout=30, progress=False)
+    assert after.missing == 0 and after.unexpected == 0 and after.archived_unique == 12, after.describe()
+    assert after.queue_hint() == ""
+    again = redrive.redrive(session, settings)
+    assert again.outcomes == [] and "nothing to redrive" in again.describe()
+
+
+def test_a_note_that_is_not_an_onfailure_message_is_kept_and_reported(session, stack):
+    settings = Settings(stack=stack)
+    queue = failure_queue.ensure_failure_queue(session, settings).description["QueueUrl"]
+    session.client("sqs").send_message(QueueUrl=queue, MessageBody=json.dumps({"hello": "world"}))
+    report = redrive.redrive(session, settings)
+    assert not report.ok
+    assert [o.status for o in report.outcomes] == [redrive.NOT_A_NOTE] and "DDBStreamBatchInfo" in report.outcomes[0].reason
+    assert redrive.note_count(session, settings) == 1
+
+
+def test_redrive_refuses_to_start_without_a_failure_queue(session, stack):
+    with pytest.raises(redrive.RedriveError, match="does not exist"):
+        redrive.redrive(session, Settings(stack=stack))
+    with pytest.raises(ValueError, match="max_notes"):
+        redrive.redrive(session, Settings(stack=stack), max_notes=0)
+
+
+def test_parse_note_reads_aws_shape_and_sns_envelopes_and_rejects_the_rest():
+    info = {"shardId": "shardId-1", "startSequenceNumber": "100", "endSequenceNumber": "105", "batchSize": 3,
+            "streamArn": "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/2026"}
+    body = json.dumps({"requestContext": {"condition": "RecordAgeExceeded"}, "DDBStreamBatchInfo": info})
+    assert redrive.parse_note(body)["condition"] == "RecordAgeExceeded"
+    assert redrive.parse_note(json.dumps({"Type": "Notification", "Message": body}))["shardId"] == "shardId-1"
+    for bad, match in (("not json", "not JSON"), (json.dumps({"DDBStreamBatchInfo": {**info, "endSequenceNumber": "99"}}), "before"),
+                       (json.dumps({"DDBStreamBatchInfo": {**info, "shardId": ""}}), "shardId"),
+                       (json.dumps({"DDBStreamBatchInfo": {**info, "startSequenceNumber": "x1"}}), "not a sequence number")):
+        with pytest.raises(ValueError, match=match):
+            redrive.parse_note(bad)
+
+
+def test_lambda_record_matches_the_event_shape():
+    from datetime import datetime, timezone
+
+    raw = {"eventID": "e", "eventName": "REMOVE", "eventVersion": "1.1", "awsRegion": "eu-west-1",
+           "userIdentity": {"Type": "Service", "PrincipalId": "dynamodb.amazonaws.com"},
+           "dynamodb": {"ApproximateCreationDateTime": datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc), "SequenceNumber": "7",
+                        "OldImage": {"b": {"B": b"\x00\xff"}, "m": {"M": {"bs": {"BS": [b"\x01"]}}}}}}
+    record = redrive.lambda_record(raw, "arn:stream")
+    assert record["userIdentity"] == {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+    assert record["dynamodb"]["ApproximateCreationDateTime"] == 1796040000
+    assert record["dynamodb"]["OldImage"] == {"b": {"B": "AP8="}, "m": {"M": {"bs": {"BS": ["AQ=="]}}}}
+    assert record["eventSourceARN"] == "arn:stream" and record["eventSource"] == "aws:dynamodb"
