@@ -45,7 +45,7 @@ LOG = logging.getLogger(__name__)
 
 READ_LIMIT = 1000  # GetRecords returns at most 1,000 records (and 1 MB)
 ARCHIVE_CHUNK = 1000  # stream records per archive_batch call (one "invocation")
-CHUNK_BUDGET_MS = 300_000  # time each chunk may take delivering, like a function timeout of 5 minutes
+CHUNK_BUDGET_MS = 60_000  # time each chunk may spend delivering and resending, like a function timeout of 1 minute
 MAX_EMPTY_READS = 5  # consecutive empty GetRecords answers that mean "the shard ends here" (AWS may return a few)
 VISIBILITY_SECONDS = 900  # a note being redriven is hidden from other readers this long
 NOT_FOUND_CODES = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
@@ -285,7 +285,7 @@ def archiver_config(session: Any, settings: Settings) -> archiver.Config:
     return dataclasses.replace(config, safety_margin_ms=min(config.safety_margin_ms, archiver.DEFAULT_SAFETY_MARGIN_MS))
 
 
-def archive_records(records: list[dict[str, Any]], config: archiver.Config, firehose: Any) -> tuple[int, int, bool]:
+def archive_records(records: list[dict[str, Any]], config: archiver.Config, firehose: Any, budget_ms: int = CHUNK_BUDGET_MS) -> tuple[int, int, bool]:
     """Archive ``records`` (Lambda event shape) through the archiver, in chunks like invocations.
 
     Returns (records archived, records skipped as not TTL deletes, True when every TTL delete was confirmed
@@ -293,7 +293,7 @@ def archive_records(records: list[dict[str, Any]], config: archiver.Config, fire
     non-retryable Firehose error (missing stream, access denied)."""
     archived = skipped = 0
     for start in range(0, len(records), ARCHIVE_CHUNK):
-        result = archiver.archive_batch(records[start:start + ARCHIVE_CHUNK], _Budget(CHUNK_BUDGET_MS), config, firehose)
+        result = archiver.archive_batch(records[start:start + ARCHIVE_CHUNK], _Budget(budget_ms), config, firehose)
         archived += result.archived
         skipped += sum(result.skipped.values())
         if result.batch_item_failures:
@@ -314,7 +314,8 @@ def _note(message: dict[str, Any]) -> Note:
                 first_arrival=str(info.get("approximateArrivalOfFirstRecord") or ""), last_arrival=str(info.get("approximateArrivalOfLastRecord") or ""))
 
 
-def redrive_note(note: Note, *, streams: Any, firehose: Any, config: archiver.Config, dry_run: bool = False, forget_lost: bool = False) -> NoteOutcome:
+def redrive_note(note: Note, *, streams: Any, firehose: Any, config: archiver.Config, dry_run: bool = False, forget_lost: bool = False,
+                 budget_ms: int = CHUNK_BUDGET_MS) -> NoteOutcome:
     """Read one note's records from the stream and archive them; decides whether the note may be deleted
     (``deleted`` in the outcome; the caller deletes it). Never raises for a Firehose failure: the outcome says."""
     read = read_range(streams, note)
@@ -326,7 +327,7 @@ def redrive_note(note: Note, *, streams: Any, firehose: Any, config: archiver.Co
         outcome.reason = read.gone or "not found in the stream at their sequence numbers"
     if not dry_run and archivable:
         try:
-            outcome.archived, outcome.skipped, delivered = archive_records(read.records, config, firehose)
+            outcome.archived, outcome.skipped, delivered = archive_records(read.records, config, firehose, budget_ms)
         except (ClientError, ValueError) as err:
             outcome.status, outcome.reason = FAILED, f"not archived: {err}"
             return outcome
@@ -353,19 +354,22 @@ def _clients(session: Any) -> tuple[Any, Any, Any]:
 
 
 def redrive(session: Any, settings: Settings, *, dry_run: bool = False, forget_lost: bool = False, max_notes: int | None = None,
-            progress: bool = False) -> RedriveReport:
+            progress: bool = False, wait_seconds: int = 1) -> RedriveReport:
     """Redrive every note waiting in the stack's failure queue (see the module docstring); returns the report.
 
     Each note received is hidden from other readers while it is worked on; a note that is kept becomes
     visible again at the end (so its alarm stays on and the next run sees it). ``dry_run`` reads the stream
     and reports what would be archived, archiving and deleting nothing. ``max_notes`` bounds one run.
-    ``progress`` shows a tqdm bar over the notes. Raises :class:`RedriveError` when the queue does not
+    ``progress`` shows a tqdm bar over the notes. ``wait_seconds``: SQS long polling per receive (0-20; a
+    short poll, 0, may miss messages on AWS). Raises :class:`RedriveError` when the queue does not
     exist or the archiver's configuration is invalid, before any note is touched.
     """
     from .failure_queue import _queue_url
 
     if max_notes is not None and (isinstance(max_notes, bool) or not isinstance(max_notes, int) or max_notes < 1):
         raise ValueError(f"max_notes must be a whole number of at least 1, got {max_notes!r}")
+    if isinstance(wait_seconds, bool) or not isinstance(wait_seconds, int) or not 0 <= wait_seconds <= 20:
+        raise ValueError(f"wait_seconds must be a whole number from 0 to 20 (SQS long polling), got {wait_seconds!r}")
     sqs, streams, firehose = _clients(session)
     url = _queue_url(sqs, settings.failure_queue_name)
     if url is None:
@@ -381,7 +385,7 @@ def redrive(session: Any, settings: Settings, *, dry_run: bool = False, forget_l
     try:
         while max_notes is None or len(report.outcomes) < max_notes:
             wanted = 10 if max_notes is None else min(10, max_notes - len(report.outcomes))
-            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=wanted, VisibilityTimeout=VISIBILITY_SECONDS, WaitTimeSeconds=1).get("Messages", [])
+            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=wanted, VisibilityTimeout=VISIBILITY_SECONDS, WaitTimeSeconds=wait_seconds).get("Messages", [])
             if not messages:
                 break
             for message in messages:

@@ -54,11 +54,11 @@ def test_redrive_after_the_trigger_gave_up_archives_every_item_and_empties_the_q
     assert before.missing == 12 and before.failure_notes == len(notes)
     assert f"12 missing: {len(notes)} note" in before.describe() and "ttl-archive redrive" in before.describe()
 
-    dry = redrive.redrive(session, settings, dry_run=True)
+    dry = redrive.redrive(session, settings, dry_run=True, wait_seconds=0)
     assert dry.ok and dry.archived == 0 and dry.notes_deleted == 0
     assert redrive.note_count(session, settings) == len(notes), "a dry run keeps every note, visible again"
 
-    report = redrive.redrive(session, settings)
+    report = redrive.redrive(session, settings, wait_seconds=0)
     assert report.ok, report.describe()
     assert report.archived == 12 and report.notes_deleted == len(notes) and report.missing == 0
     assert [o.status for o in report.outcomes] == [redrive.REDRIVEN] * len(notes)
@@ -67,7 +67,7 @@ def test_redrive_after_the_trigger_gave_up_archives_every_item_and_empties_the_q
     after = verify.wait_for_archive(session, run, timeout=30, progress=False)
     assert after.missing == 0 and after.unexpected == 0 and after.archived_unique == 12, after.describe()
     assert after.queue_hint() == ""
-    again = redrive.redrive(session, settings)
+    again = redrive.redrive(session, settings, wait_seconds=0)
     assert again.outcomes == [] and "nothing to redrive" in again.describe()
 
 
@@ -75,7 +75,7 @@ def test_a_note_that_is_not_an_onfailure_message_is_kept_and_reported(session, s
     settings = Settings(stack=stack)
     queue = failure_queue.ensure_failure_queue(session, settings).description["QueueUrl"]
     session.client("sqs").send_message(QueueUrl=queue, MessageBody=json.dumps({"hello": "world"}))
-    report = redrive.redrive(session, settings)
+    report = redrive.redrive(session, settings, wait_seconds=0)
     assert not report.ok
     assert [o.status for o in report.outcomes] == [redrive.NOT_A_NOTE] and "DDBStreamBatchInfo" in report.outcomes[0].reason
     assert redrive.note_count(session, settings) == 1
@@ -113,3 +113,119 @@ def test_lambda_record_matches_the_event_shape():
     assert record["dynamodb"]["ApproximateCreationDateTime"] == 1796040000
     assert record["dynamodb"]["OldImage"] == {"b": {"B": "AP8="}, "m": {"M": {"bs": {"BS": ["AQ=="]}}}}
     assert record["eventSourceARN"] == "arn:stream" and record["eventSource"] == "aws:dynamodb"
+
+
+RETENTION_SECONDS = 4
+
+
+@pytest.fixture
+def short_retention_session(monkeypatch):
+    """A second embedded local AWS whose streams keep records only RETENTION_SECONDS (AWS: 24 hours)."""
+    from helpers import target
+    from tests.conftest import _free_port
+
+    port = _free_port()
+    monkeypatch.setenv("TTL_ARCHIVE_LOCAL_STREAM_RETENTION_SECONDS", str(RETENTION_SECONDS))
+    monkeypatch.setenv("TTL_ARCHIVE_LOCAL_PORT", str(port))
+    local.ensure_running(port)
+    try:
+        yield target.session("local")
+    finally:
+        local.stop(port)
+
+
+def test_records_trimmed_from_the_stream_are_reported_precisely_and_the_note_is_kept(short_retention_session, stack):
+    session = short_retention_session
+    deployed = _deploy_fragile(session, stack)
+    settings = deployed.settings
+    run, notes = _give_up_on(session, deployed, expired=6)
+    from datetime import datetime
+
+    last = max(datetime.fromisoformat(n["approximateArrivalOfLastRecord"].replace("Z", "+00:00")).timestamp() for n in notes)
+    time.sleep(max(0.0, last + RETENTION_SECONDS + 1.5 - time.time()))  # the records' 'day' in the stream is over
+
+    report = redrive.redrive(session, settings, wait_seconds=0)
+    assert not report.ok and report.missing == 6 and report.archived == 0 and report.notes_deleted == 0
+    by_start = {o.note.start: o for o in report.outcomes}
+    for note in notes:
+        outcome = by_start[int(note["startSequenceNumber"])]
+        assert outcome.status == redrive.LOST and outcome.missing == note["batchSize"] and not outcome.deleted
+        assert "trimmed" in outcome.reason
+        text = outcome.describe()
+        assert note["shardId"] in text and f"{note['startSequenceNumber']}-{note['endSequenceNumber']}" in text
+        assert f"{note['batchSize']} no longer in the stream" in text and "note kept" in text
+    assert "no longer in the stream" in report.describe() and "--forget-lost" in report.describe()
+    assert redrive.note_count(session, settings) == len(notes), "every note stays in the queue"
+    assert verify.check(session, run).missing == 6
+
+    forgotten = redrive.redrive(session, settings, forget_lost=True, wait_seconds=0)
+    assert forgotten.notes_deleted == len(notes) and redrive.note_count(session, settings) == 0
+
+
+class FakeStreams:
+    """GetShardIterator/GetRecords over a list of records whose oldest ones may be trimmed."""
+
+    def __init__(self, seqs, *, trimmed_before=0, raise_trimmed=False):
+        self.records = [_ttl_record(s) for s in seqs if s >= trimmed_before]
+        self.raise_trimmed = raise_trimmed and trimmed_before
+
+    def get_shard_iterator(self, ShardIteratorType, SequenceNumber=None, **_):
+        from botocore.exceptions import ClientError
+
+        if ShardIteratorType == "AT_SEQUENCE_NUMBER" and self.raise_trimmed and int(SequenceNumber) < self.raise_trimmed:
+            raise ClientError({"Error": {"Code": "TrimmedDataAccessException", "Message": "trimmed"}}, "GetShardIterator")
+        start = int(SequenceNumber) if SequenceNumber else 0
+        return {"ShardIterator": str(start)}
+
+    def get_records(self, ShardIterator, Limit):
+        start = int(ShardIterator)
+        page = [r for r in self.records if int(r["dynamodb"]["SequenceNumber"]) >= start][:2]  # small pages
+        nxt = str(int(page[-1]["dynamodb"]["SequenceNumber"]) + 1) if page else ShardIterator
+        return {"Records": page, "NextShardIterator": nxt}
+
+
+def _ttl_record(seq):
+    from datetime import datetime, timezone
+
+    return {"eventID": f"e{seq}", "eventName": "REMOVE", "eventVersion": "1.1", "awsRegion": "us-east-1",
+            "userIdentity": {"Type": "Service", "PrincipalId": "dynamodb.amazonaws.com"},
+            "dynamodb": {"ApproximateCreationDateTime": datetime(2026, 11, 30, tzinfo=timezone.utc), "SequenceNumber": str(seq),
+                         "Keys": {"id": {"S": f"k{seq}"}}, "OldImage": {"id": {"S": f"k{seq}"}, "expires_at": {"N": "1"}}}}
+
+
+class FakeFirehose:
+    def __init__(self, fail=False):
+        self.fail, self.lines = fail, []
+
+    def put_record_batch(self, DeliveryStreamName, Records):
+        if self.fail:
+            return {"FailedPutCount": len(Records), "RequestResponses": [{"ErrorCode": "ServiceUnavailableException"} for _ in Records]}
+        self.lines += [line for r in Records for line in r["Data"].decode().splitlines()]
+        return {"FailedPutCount": 0, "RequestResponses": [{"RecordId": "x"} for _ in Records]}
+
+
+NOTE = redrive.Note("m", "r", "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/x", "shardId-1", start=10, end=15, batch_size=6)
+CONFIG = __import__("helpers.archiver", fromlist=["Config"]).Config(delivery_stream_name="s", safety_margin_ms=0)
+
+
+@pytest.mark.parametrize("raise_trimmed", [False, True])
+def test_a_partly_trimmed_range_archives_what_is_left_and_keeps_the_note(raise_trimmed):
+    firehose = FakeFirehose()
+    outcome = redrive.redrive_note(NOTE, streams=FakeStreams(range(5, 30), trimmed_before=13, raise_trimmed=raise_trimmed), firehose=firehose, config=CONFIG)
+    assert outcome.status == redrive.PARTLY_LOST and outcome.missing == 3 and outcome.archived == 3 and not outcome.deleted
+    assert sorted(json.loads(line)["sequence_number"] for line in firehose.lines) == ["13", "14", "15"]
+    assert "trimmed" in outcome.reason
+
+
+def test_a_whole_range_in_the_stream_is_archived_through_the_archiver_and_the_note_may_go():
+    firehose = FakeFirehose()
+    outcome = redrive.redrive_note(NOTE, streams=FakeStreams(range(5, 30)), firehose=firehose, config=CONFIG)
+    assert outcome.status == redrive.REDRIVEN and outcome.archived == 6 and outcome.deleted
+    lines = [json.loads(line) for line in firehose.lines]
+    assert [line["keys"]["id"] for line in lines] == [f"k{s}" for s in range(10, 16)]
+    assert all(line["deleted_at"] == "2026-11-30T00:00:00Z" for line in lines)
+
+
+def test_a_note_whose_records_firehose_did_not_take_is_kept():
+    outcome = redrive.redrive_note(NOTE, streams=FakeStreams(range(5, 30)), firehose=FakeFirehose(fail=True), config=CONFIG, budget_ms=300)
+    assert outcome.status == redrive.FAILED and not outcome.deleted and "run redrive again" in outcome.reason
