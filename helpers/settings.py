@@ -44,6 +44,10 @@ class Settings:
     function_name: str = ""
     lambda_role_name: str = ""
     failure_queue_name: str = ""
+    # Alarm notifications: an SNS topic as the alarms' action, on when an address is given
+    alarm_topic: bool = False
+    alarm_email: str | None = None
+    alarm_topic_name: str = ""
     extra_tags: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -54,10 +58,13 @@ class Settings:
             "function_name": f"{self.stack}-archiver",
             "lambda_role_name": f"{self.stack}-archiver",
             "failure_queue_name": f"{self.stack}-archiver-failures",
+            "alarm_topic_name": f"{self.stack}-alarms",
         }
         for key, value in defaults.items():
             if not getattr(self, key):
                 object.__setattr__(self, key, value)
+        if self.alarm_email and not self.alarm_topic:
+            object.__setattr__(self, "alarm_topic", True)  # an address to notify needs the topic
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
@@ -72,6 +79,8 @@ class Settings:
             "glacier_after_days": int(_env("GLACIER_AFTER_DAYS", "90")),
             "buffer_size_mib": int(_env("BUFFER_SIZE_MIB", "5")),
             "buffer_interval_seconds": int(_env("BUFFER_INTERVAL_SECONDS", "60")),
+            "alarm_topic": _env("ALARM_TOPIC", "false").lower() in {"1", "true", "yes"},
+            "alarm_email": _env("ALARM_EMAIL", "") or None,
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
