@@ -16,8 +16,9 @@ What a difference means:
   by hand, or a copy of another stack's archive).
 
 On AWS the most recent minutes may still be on their way (TTL's metric and the stream are written at the
-same moment, but Firehose buffers for up to its interval before the object appears): a difference in the
-hour that ends at ``until`` is marked ``recent``. Redriven records keep their original deletion time, and
+same moment, but Firehose buffers for up to its interval before the object appears): an hour that ends
+less than the buffering interval plus five minutes before now is marked ``recent`` (on the embedded local
+AWS, which flushes within a second, nothing is). Redriven records keep their original deletion time, and
 objects are listed up to ``late_delivery`` (default 25 hours: longer than stream records live) after the
 range, so a late redrive is counted in the hour of the deletion.
 """
@@ -41,7 +42,7 @@ METRIC = "TimeToLiveDeletedItemCount"
 HOUR = timedelta(hours=1)
 DEFAULT_LOOKBACK = timedelta(hours=24)
 DEFAULT_LATE_DELIVERY = timedelta(hours=25)
-RECENT = timedelta(minutes=20)  # Firehose buffers up to 15 minutes; a margin on top
+RECENT_MARGIN = timedelta(minutes=5)  # on top of Firehose's buffering interval
 
 
 def _utc(value: Any, name: str) -> datetime:
@@ -171,11 +172,14 @@ class ReconcileReport:
 
 
 def reconcile(session: Any, settings: Settings, *, start: Any = None, end: Any = None, identity: Any = None,
-              late_delivery: timedelta = DEFAULT_LATE_DELIVERY, progress: bool = False, now: datetime | None = None) -> ReconcileReport:
+              late_delivery: timedelta = DEFAULT_LATE_DELIVERY, progress: bool = False, now: datetime | None = None,
+              recent: timedelta | None = None) -> ReconcileReport:
     """Compare TTL's deletions with the archive per hour over ``[start, end)`` (default: the last 24 hours).
 
     ``start``/``end``: datetimes (naive = UTC), ISO 8601 text or epoch seconds; validated before any AWS
     call. Reads only the archive objects that can hold items deleted in the range (plus ``late_delivery``).
+    ``recent``: how long deliveries may still be in flight (default: none locally, else the stack's
+    Firehose buffering interval plus five minutes).
     Returns a :class:`ReconcileReport`; raises ``FileNotFoundError`` when the bucket does not exist.
     """
     from .redrive import note_count
@@ -199,7 +203,11 @@ def reconcile(session: Any, settings: Settings, *, start: Any = None, end: Any =
     hourly = pd.DataFrame({"ttl_deleted": ttl.reindex(slots, fill_value=0), "archived": archived.reindex(slots, fill_value=0)})
     hourly.index.name = "hour"
     hourly["difference"] = hourly["ttl_deleted"] - hourly["archived"]
-    hourly["recent"] = [min(h + HOUR, end_t) > now - RECENT for h in slots]
+    if recent is None:
+        from .target import is_local
+
+        recent = timedelta(0) if is_local(session) else timedelta(seconds=settings.buffer_interval_seconds) + RECENT_MARGIN
+    hourly["recent"] = [min(h + HOUR, end_t) > now - recent for h in slots]
     report = ReconcileReport(table=settings.table_name, bucket=settings.bucket_name, start=start_t, end=end_t, hourly=hourly,
                              failure_notes=note_count(session, settings), failure_queue=settings.failure_queue_name,
                              problems=len(getattr(result, "problems", []) or []), duplicates_removed=int(getattr(result, "duplicates", 0) or 0))
@@ -213,7 +221,7 @@ def chart(report: ReconcileReport, ax: Any = None) -> Any:
     import matplotlib.pyplot as plt
 
     if ax is None:
-        _fig, ax = plt.subplots(figsize=(min(14, 4 + 0.35 * len(report.hourly)), 3.8))
+        _fig, ax = plt.subplots(figsize=(min(14, max(7, 4 + 0.35 * len(report.hourly))), 4))
     hourly = report.hourly
     x = list(range(len(hourly)))
     ax.bar([i - 0.2 for i in x], hourly["ttl_deleted"], width=0.4, label="TTL deleted (CloudWatch)", color="#4C72B0")
@@ -222,14 +230,16 @@ def chart(report: ReconcileReport, ax: Any = None) -> Any:
     for i, (_hour, row) in enumerate(hourly.iterrows()):
         if row.difference:
             ax.axvspan(i - 0.5, i + 0.5, color="#C44E52", alpha=0.15, lw=0)
-            ax.annotate(f"{int(row.difference):+,}", (i, max(row.ttl_deleted, row.archived)), ha="center", va="bottom", color="#C44E52", fontsize=9)
+            gap = int(row.difference)
+            label = f"{gap:,} missing" if gap > 0 else f"{-gap:,} extra"
+            ax.annotate(label, (i, max(row.ttl_deleted, row.archived)), ha="center", va="bottom", color="#C44E52", fontsize=9)
     step = max(1, len(x) // 12)
     ax.set_xticks(x[::step])
     ax.set_xticklabels([h.strftime("%m-%d %H:00") for h in hourly.index[::step]], rotation=30, ha="right")
     ax.set_ylim(0, top * 1.15)
     ax.set_ylabel("items")
     verdict = "no hour differs" if report.ok else f"{len(report.differences)} hour(s) differ"
-    ax.set_title(f"{report.table}: TTL deletions against the archive, per hour (UTC): {verdict}")
+    ax.set_title(f"{report.table}: TTL deletions against the archive per hour (UTC)\n{verdict}", fontsize=11)
     ax.legend(loc="upper left", fontsize=8)
     ax.figure.tight_layout()
     return ax.figure

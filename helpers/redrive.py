@@ -127,7 +127,8 @@ class NoteOutcome:
         where = self.note.describe() if self.note else f"message {self.message_id}"
         text = f"{self.status}: {where}"
         if self.note is not None:
-            text += f"; {self.archived} archived" + (f", {self.missing} no longer in the stream" if self.missing else "")
+            done = f"{self.records_read - self.skipped} to archive" if self.status == WOULD_REDRIVE else f"{self.archived} archived"
+            text += f"; {done}" + (f", {self.missing} no longer in the stream" if self.missing else "")
         text += "; note deleted" if self.deleted else "; note kept"
         return text + (f" ({self.reason})" if self.reason else "")
 
@@ -168,8 +169,12 @@ class RedriveReport:
     def describe(self) -> str:
         if not self.outcomes:
             return f"the failure queue {self.queue} holds no notes: nothing to redrive"
-        head = (f"{len(self.outcomes)} note(s) in {self.queue}" + (" (dry run: nothing archived or deleted)" if self.dry_run else "")
-                + f": {self.archived} record(s) archived, {self.notes_deleted} note(s) deleted, {self.notes_kept} kept")
+        if self.dry_run:
+            ready = sum(o.records_read - o.skipped for o in self.outcomes if o.note is not None)
+            head = f"{len(self.outcomes)} note(s) in {self.queue} (dry run: nothing archived or deleted): {ready} record(s) would be archived"
+        else:
+            head = (f"{len(self.outcomes)} note(s) in {self.queue}: {self.archived} record(s) archived, "
+                    f"{self.notes_deleted} note(s) deleted, {self.notes_kept} kept")
         lines = [head] + [f"  {o.describe()}" for o in self.outcomes]
         if self.missing:
             lines.append(f"  {self.missing} record(s) are no longer in the stream (DynamoDB keeps stream records 24 hours): "

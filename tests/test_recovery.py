@@ -55,6 +55,7 @@ def test_clean_run_reconciles_redrive_recovers_what_the_trigger_gave_up_on_and_l
     # 3. Healed: a dry run changes nothing, redrive archives every item, the queue is empty, nothing is missing.
     dry = redrive.redrive(session, settings, dry_run=True, wait_seconds=0)
     assert dry.ok and dry.archived == 0 and dry.notes_deleted == 0 and redrive.note_count(session, settings) == len(notes)
+    assert "12 record(s) would be archived" in dry.describe()
     done = redrive.redrive(session, settings, wait_seconds=0)
     assert done.ok and done.archived == 12 and done.notes_deleted == len(notes) and done.missing == 0, done.describe()
     assert [o.status for o in done.outcomes] == [redrive.REDRIVEN] * len(notes)
