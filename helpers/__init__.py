@@ -23,7 +23,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "firehose": ("ensure_delivery_stream", "describe_delivery_stream", "delete_delivery_stream"),
     "teardown": ("teardown", "TeardownReport"),
     "outcome": ("Ensured",),
-    "archive_reader": ("read_archive", "read_parquet", "write_parquet", "ArchiveReadResult", "Problem"),
+    "archive_reader": ("read_archive", "read_parquet", "write_parquet", "archive_to_parquet", "ArchiveReadResult", "Problem"),
     "cost_model": ("CostInputs", "Scenario", "compare", "compute_scenario", "default_scenarios"),
     "pricing": ("PriceBook", "MissingPriceError", "PriceListUnavailable"),
     "lambda_function": ("ensure_function", "build_zip", "code_sha256", "delete_function"),

@@ -27,13 +27,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from . import tagging
+from . import tagging, validation
 from .outcome import ALREADY_THERE, CREATED, UPDATED, Ensured
 from .settings import Settings
 
 LOG = logging.getLogger(__name__)
 
-_TOPIC_NAME = re.compile(r"[A-Za-z0-9_-]{1,256}\Z")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+\Z")
 
 
@@ -42,9 +41,7 @@ class TopicNotOurs(RuntimeError):
 
 
 def topic_name(name: str) -> str:
-    if not isinstance(name, str) or not _TOPIC_NAME.match(name):
-        raise ValueError(f"invalid SNS topic name {name!r}: 1-256 characters of letters, digits, hyphens and underscores")
-    return name
+    return validation.topic_name(name)
 
 
 def email_address(value: str | None) -> str | None:

@@ -77,8 +77,6 @@ def _alarm_name(name: str) -> str:
 
 def alarm_specs(settings: Settings, *, iterator_age_threshold_ms: int = DEFAULT_ITERATOR_AGE_THRESHOLD_MS) -> list[AlarmSpec]:
     """The three alarms for this stack (see the module docstring), validated."""
-    validation.function_name(settings.function_name)
-    validation.queue_name(settings.failure_queue_name)
     validation.int_range(iterator_age_threshold_ms, 1_000, 86_400_000, "IteratorAge alarm threshold (milliseconds)")
     fn, queue = settings.function_name, settings.failure_queue_name
     return [

@@ -44,19 +44,13 @@ MANAGED_FIELDS = ("RoleARN", "BucketARN", "Prefix", "ErrorOutputPrefix", "Buffer
 
 
 def buffering_hints(settings: Settings) -> dict[str, int]:
-    """The S3 buffering hints, validated against AWS's ranges (``ValueError`` quoting the rule)."""
-    size = validation.int_range(settings.buffer_size_mib, *BUFFER_SIZE_RANGE, "Firehose buffer size (MiB)")
-    interval = validation.int_range(settings.buffer_interval_seconds, *BUFFER_INTERVAL_RANGE, "Firehose buffer interval (seconds)")
-    return {"SizeInMBs": size, "IntervalInSeconds": interval}
+    """The S3 buffering hints (AWS's ranges were checked when ``settings`` was built)."""
+    return {"SizeInMBs": settings.buffer_size_mib, "IntervalInSeconds": settings.buffer_interval_seconds}
 
 
 def object_prefixes(settings: Settings) -> tuple[str, str]:
     """(Prefix, ErrorOutputPrefix): the archive and error prefixes with Firehose's timestamp expressions."""
-    archive = validation.prefix(settings.archive_prefix, "archive prefix")
-    errors = validation.prefix(settings.error_prefix, "error prefix")
-    if archive.startswith(errors) or errors.startswith(archive):
-        raise ValueError(f"invalid prefixes {archive!r} and {errors!r}: the archive and error prefixes must not contain one another")
-    return archive + TIMESTAMP_PATH, errors + ERROR_PATH
+    return settings.archive_prefix + TIMESTAMP_PATH, settings.error_prefix + ERROR_PATH  # checked by Settings
 
 
 def destination_config(settings: Settings, *, bucket_arn: str, role_arn: str) -> dict[str, Any]:
@@ -270,7 +264,7 @@ def ensure_delivery_stream(
     stack, or that is not a Direct PUT stream with an S3 destination.
     Returns the stream's description; ``action`` is "created", "updated" or "already there".
     """
-    name = validation.delivery_stream_name(settings.delivery_stream_name)
+    name = settings.delivery_stream_name
     desired = destination_config(settings, bucket_arn=bucket_arn, role_arn=role_arn)
     firehose = session.client("firehose")
     tags = settings.tags()

@@ -182,7 +182,7 @@ def reconcile(session: Any, settings: Settings, *, start: Any = None, end: Any =
     Firehose buffering interval plus five minutes).
     Returns a :class:`ReconcileReport`; raises ``FileNotFoundError`` when the bucket does not exist.
     """
-    from .redrive import note_count
+    from .failure_queue import note_count
 
     now = now or datetime.now(timezone.utc)
     end_t = _utc(end, "until") if end is not None else now
@@ -209,7 +209,7 @@ def reconcile(session: Any, settings: Settings, *, start: Any = None, end: Any =
         recent = timedelta(0) if is_local(session) else timedelta(seconds=settings.buffer_interval_seconds) + RECENT_MARGIN
     hourly["recent"] = [min(h + HOUR, end_t) > now - recent for h in slots]
     report = ReconcileReport(table=settings.table_name, bucket=settings.bucket_name, start=start_t, end=end_t, hourly=hourly,
-                             failure_notes=note_count(session, settings), failure_queue=settings.failure_queue_name,
+                             failure_notes=note_count(session, settings.failure_queue_name), failure_queue=settings.failure_queue_name,
                              problems=len(getattr(result, "problems", []) or []), duplicates_removed=int(getattr(result, "duplicates", 0) or 0))
     LOG.info("%s", report.describe())
     return report

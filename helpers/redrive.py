@@ -38,7 +38,7 @@ from typing import Any
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
-from . import archiver
+from . import archiver, failure_queue
 from .settings import Settings
 
 LOG = logging.getLogger(__name__)
@@ -48,7 +48,6 @@ ARCHIVE_CHUNK = 1000  # stream records per archive_batch call (one "invocation")
 CHUNK_BUDGET_MS = 60_000  # time each chunk may spend delivering and resending, like a function timeout of 1 minute
 MAX_EMPTY_READS = 5  # consecutive empty GetRecords answers that mean "the shard ends here" (AWS may return a few)
 VISIBILITY_SECONDS = 900  # a note being redriven is hidden from other readers this long
-NOT_FOUND_CODES = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
 
 REDRIVEN, WOULD_REDRIVE, LOST, PARTLY_LOST, FAILED, NOT_A_NOTE, FORGOTTEN = (
     "redriven", "would redrive", "records gone", "partly gone", "failed", "not a note", "forgotten")
@@ -369,14 +368,12 @@ def redrive(session: Any, settings: Settings, *, dry_run: bool = False, forget_l
     short poll, 0, may miss messages on AWS). Raises :class:`RedriveError` when the queue does not
     exist or the archiver's configuration is invalid, before any note is touched.
     """
-    from .failure_queue import _queue_url
-
     if max_notes is not None and (isinstance(max_notes, bool) or not isinstance(max_notes, int) or max_notes < 1):
         raise ValueError(f"max_notes must be a whole number of at least 1, got {max_notes!r}")
     if isinstance(wait_seconds, bool) or not isinstance(wait_seconds, int) or not 0 <= wait_seconds <= 20:
         raise ValueError(f"wait_seconds must be a whole number from 0 to 20 (SQS long polling), got {wait_seconds!r}")
     sqs, streams, firehose = _clients(session)
-    url = _queue_url(sqs, settings.failure_queue_name)
+    url = failure_queue._queue_url(sqs, settings.failure_queue_name)
     if url is None:
         raise RedriveError(f"the failure queue {settings.failure_queue_name} does not exist: deploy the pipeline first, or check the stack name")
     config = archiver_config(session, settings)
@@ -386,7 +383,7 @@ def redrive(session: Any, settings: Settings, *, dry_run: bool = False, forget_l
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=note_count(session, settings), unit="note", desc="redrive")
+        bar = tqdm(total=failure_queue.note_count(session, settings.failure_queue_name), unit="note", desc="redrive")
     try:
         while max_notes is None or len(report.outcomes) < max_notes:
             wanted = 10 if max_notes is None else min(10, max_notes - len(report.outcomes))
@@ -417,20 +414,3 @@ def redrive(session: Any, settings: Settings, *, dry_run: bool = False, forget_l
             except ClientError as err:
                 LOG.warning("could not make a kept note visible again (it reappears within %d s): %s", VISIBILITY_SECONDS, err)
     return report
-
-
-def note_count(session: Any, settings: Settings) -> int | None:
-    """Notes in the failure queue (visible plus in flight; SQS's approximate counts), None when there is no queue."""
-    from .failure_queue import _queue_url
-
-    sqs = session.client("sqs")
-    try:
-        url = _queue_url(sqs, settings.failure_queue_name)
-        if url is None:
-            return None
-        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
-    except ClientError as err:
-        if err.response["Error"]["Code"] in NOT_FOUND_CODES:
-            return None
-        raise
-    return int(attributes.get("ApproximateNumberOfMessages", 0)) + int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0))

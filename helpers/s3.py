@@ -190,11 +190,6 @@ def describe_bucket_setup(session: boto3.Session, bucket_name: str) -> dict[str,
 
 def _validate(settings: Settings, bucket_name: str, kms_key_id: str | None) -> None:
     validation.bucket_name(bucket_name)
-    validation.stack_name(settings.stack)
-    validation.prefix(settings.archive_prefix, "archive prefix")
-    if settings.glacier_class:
-        validation.glacier_class(settings.glacier_class)
-        validation.int_range(settings.glacier_after_days, 0, 36500, "lifecycle transition age in days")
     if kms_key_id is not None and (not isinstance(kms_key_id, str) or not kms_key_id.strip()):
         raise ValueError(f"invalid KMS key {kms_key_id!r}: give a key id, key ARN or alias ARN, or None for SSE-S3")
 

@@ -7,10 +7,12 @@ kept. Order: the function's event source mappings, the function, the stack's Clo
 failure queue, the function's role, the Firehose stream, the Firehose role, the log groups, the bucket,
 the table.
 
-Two refusals protect data, and ``force=True`` lifts them:
+Three refusals protect data, and ``force=True`` lifts them:
 
 * a bucket that still holds objects (the archive **is** the data this project exists to keep) is kept;
   forced, every object version, delete marker and unfinished multipart upload is removed first;
+* a table of this stack that still holds items (their TTL has not passed, so they are not archived) is kept;
+  forced, it is deleted with them;
 * a table this project did not create (not tagged for the stack, or ``settings.existing_table``) is
   kept; forced, it is deleted.
 
@@ -330,6 +332,11 @@ class _Teardown:
                     f"aws dynamodb update-time-to-live --table-name {name} --time-to-live-specification Enabled=false,AttributeName={self.settings.ttl_attribute})."
                 )
             return
+        if not refusal and not self.force and _holds_items(ddb, name):
+            self.report.add("DynamoDB table", name, KEPT, "still holds items (their TTL has not passed, so they are not archived yet): "
+                            "wait until they expire and are archived, or copy them, then run teardown with force=True (ttl-archive destroy --force) "
+                            "to delete the table with them")
+            return
         if table.get("DeletionProtectionEnabled"):
             self.report.add("DynamoDB table", name, KEPT, "deletion protection is on: turn it off first (update-table --no-deletion-protection-enabled)")
             return
@@ -338,6 +345,12 @@ class _Teardown:
             f"it held about {items} item(s) (DynamoDB's ItemCount, refreshed about every six hours); items whose TTL had not passed were not archived" if items else ""
         )
         self.delete("DynamoDB table", name, lambda: dynamodb_mod.delete_table(self.session, name, timeout=self.timeout), reason.strip("; "))
+
+
+def _holds_items(ddb, table: str) -> bool:
+    """True when a Scan finds at least one item (ItemCount lags by up to six hours)."""
+    response = ddb.scan(TableName=table, Limit=1, Select="COUNT")
+    return bool(response.get("Count") or response.get("LastEvaluatedKey"))
 
 
 def _count_objects(s3, bucket: str, *, limit: int = 10_000) -> tuple[int, bool]:

@@ -130,18 +130,78 @@ def _differences(current: dict[str, Any], desired: dict[str, Any]) -> list[str]:
     return changes
 
 
-def find_mapping(session: Any, settings: Settings, stream_arn: str) -> dict[str, Any] | None:
-    """The event source mapping from ``stream_arn`` to this stack's function, or None.
+def _is_for(mapping: dict[str, Any], function_name: str) -> bool:
+    arn = mapping.get("FunctionArn", "")
+    suffix = f":function:{function_name}"
+    return arn.endswith(suffix) or arn.endswith(suffix + ":$LATEST")
 
-    Matches on the function's ARN (a mapping may have been created with the name or the ARN)."""
+
+def stream_mappings(session: Any, stream_arn: str) -> list[dict[str, Any]]:
+    """Every event source mapping that reads ``stream_arn`` (any function), as ListEventSourceMappings gives them."""
     client = session.client("lambda")
-    suffix = f":function:{settings.function_name}"
-    for page in client.get_paginator("list_event_source_mappings").paginate(EventSourceArn=stream_arn):
-        for mapping in page.get("EventSourceMappings", []):
-            arn = mapping.get("FunctionArn", "")
-            if arn.endswith(suffix) or arn.endswith(suffix + ":$LATEST"):
-                return mapping
-    return None
+    return [m for page in client.get_paginator("list_event_source_mappings").paginate(EventSourceArn=stream_arn) for m in page.get("EventSourceMappings", [])]
+
+
+def find_mappings(session: Any, settings: Settings, stream_arn: str) -> list[dict[str, Any]]:
+    """Every mapping from ``stream_arn`` to this stack's function (more than one is a duplicate: see :func:`settle_duplicates`).
+
+    Matches on the function's ARN (a mapping may have been created with the name or the ARN); sorted by UUID."""
+    return sorted((m for m in stream_mappings(session, stream_arn) if _is_for(m, settings.function_name)), key=lambda m: m["UUID"])
+
+
+def find_mapping(session: Any, settings: Settings, stream_arn: str) -> dict[str, Any] | None:
+    """The event source mapping from ``stream_arn`` to this stack's function, or None (the first by UUID if several)."""
+    found = find_mappings(session, settings, stream_arn)
+    return found[0] if found else None
+
+
+def _ours(client: Any, mapping: dict[str, Any], settings: Settings) -> bool:
+    from .tagging import is_ours
+
+    arn = mapping.get("EventSourceMappingArn")
+    if not arn:
+        return False
+    try:
+        return is_ours(client.list_tags(Resource=arn).get("Tags", {}), settings.stack)
+    except ClientError as err:
+        if err.response["Error"]["Code"] == "ResourceNotFoundException":
+            return False
+        raise
+
+
+def settle_duplicates(session: Any, settings: Settings, stream_arn: str) -> tuple[dict[str, Any] | None, list[str], list[str]]:
+    """Keep one mapping from ``stream_arn`` to the stack's function and delete the other ones this stack created.
+
+    Two deploys of one stack at once can each find no mapping and each create one: every TTL delete would
+    then be archived twice. Every racer calls this after creating, and all of them keep the same one
+    (the first mapping tagged for this stack, by UUID), so the race ends with one trigger whoever runs last.
+    Mappings not tagged for this stack are never deleted (reported instead). Returns ``(kept mapping,
+    deleted UUIDs, UUIDs of duplicates left because they are not this stack's)``.
+    """
+    client = session.client("lambda")
+    mappings = find_mappings(session, settings, stream_arn)
+    if len(mappings) < 2:
+        return (mappings[0] if mappings else None), [], []
+    ours = [m for m in mappings if _ours(client, m, settings)]
+    keep = ours[0] if ours else mappings[0]
+    deleted, foreign = [], []
+    for mapping in mappings:
+        if mapping["UUID"] == keep["UUID"]:
+            continue
+        if mapping not in ours:
+            foreign.append(mapping["UUID"])
+            continue
+        try:
+            client.delete_event_source_mapping(UUID=mapping["UUID"])
+        except ClientError as err:
+            if err.response["Error"]["Code"] not in ("ResourceNotFoundException", "ResourceInUseException"):
+                raise
+        deleted.append(mapping["UUID"])
+    if deleted:
+        LOG.warning("found %d triggers from %s to %s (concurrent deploys?): kept %s, deleted %s", len(mappings), stream_arn, settings.function_name, keep["UUID"], ", ".join(deleted))
+    if foreign:
+        LOG.warning("triggers %s from %s to %s are not tagged for stack %s: left alone, but each archives every TTL delete again", ", ".join(foreign), stream_arn, settings.function_name, settings.stack)
+    return keep, deleted, foreign
 
 
 def _wait_settled(client: Any, uuid: str, timeout: float) -> dict[str, Any]:
@@ -174,7 +234,8 @@ def ensure_trigger(
 
     Every value is validated before any AWS call (``ValueError`` quoting Lambda's limit). An existing
     mapping for the same function and stream is updated where it differs (UpdateEventSourceMapping)
-    and reported "already there" when nothing differs. StartingPosition cannot be changed on an
+    and reported "already there" when nothing differs. Duplicate mappings (two deploys at once) are
+    settled first and after a create (:func:`settle_duplicates`); the outcome's ``changes`` say so. StartingPosition cannot be changed on an
     existing mapping: a difference is logged, not applied. Waits until the mapping's State is Enabled
     (or Disabled when ``enabled=False``). Returns the mapping as GetEventSourceMapping describes it.
     """
@@ -182,7 +243,6 @@ def ensure_trigger(
         raise ValueError(f"invalid StartingPosition {starting_position!r}: DynamoDB streams accept {' or '.join(STARTING_POSITIONS)}")
     if not isinstance(stream_arn, str) or not stream_arn.startswith("arn:") or ":dynamodb:" not in stream_arn or "/stream/" not in stream_arn:
         raise ValueError(f"invalid stream ARN {stream_arn!r}: expected arn:<partition>:dynamodb:<region>:<account>:table/<table>/stream/<label>")
-    validation.function_name(settings.function_name)
     desired = desired_mapping(
         failure_queue_arn=failure_queue_arn, batch_size=batch_size, batching_window_seconds=batching_window_seconds,
         max_retry_attempts=max_retry_attempts, max_record_age_seconds=max_record_age_seconds,
@@ -190,8 +250,9 @@ def ensure_trigger(
     )
     client = session.client("lambda")
     tags = settings.tags()
-    current = find_mapping(session, settings, stream_arn)
     name = f"{settings.function_name} <- {stream_arn.split(':table/', 1)[-1]}"
+    current, deleted, foreign = settle_duplicates(session, settings, stream_arn)
+    settled = _settled_notes(deleted, foreign)
 
     if current is None:
         LOG.info("creating the event source mapping %s", name)
@@ -200,8 +261,13 @@ def ensure_trigger(
                 FunctionName=settings.function_name, EventSourceArn=stream_arn, StartingPosition=starting_position, Tags=tags, **desired
             )
         )
+        keep, deleted, foreign = settle_duplicates(session, settings, stream_arn)
+        notes = [f"UUID {created['UUID']}"] + _settled_notes(deleted, foreign)
+        if keep is not None and keep["UUID"] != created["UUID"]:  # a concurrent deploy's mapping is the one kept
+            mapping = _wait_settled(client, keep["UUID"], wait_timeout)
+            return Ensured("event source mapping", name, ALREADY_THERE, mapping, notes).log(LOG)
         mapping = _wait_settled(client, created["UUID"], wait_timeout)
-        return Ensured("event source mapping", name, CREATED, mapping, [f"UUID {created['UUID']}"]).log(LOG)
+        return Ensured("event source mapping", name, CREATED, mapping, notes).log(LOG)
 
     uuid = current["UUID"]
     if current.get("State") not in SETTLED_STATES:
@@ -223,7 +289,16 @@ def ensure_trigger(
             client.tag_resource(Resource=arn, Tags=missing)
             changes.append(f"tags {sorted(missing)}")
     mapping = _wait_settled(client, uuid, wait_timeout)
-    return Ensured("event source mapping", name, UPDATED if changes else ALREADY_THERE, mapping, changes).log(LOG)
+    return Ensured("event source mapping", name, UPDATED if changes or deleted else ALREADY_THERE, mapping, changes + settled).log(LOG)
+
+
+def _settled_notes(deleted: list[str], foreign: list[str]) -> list[str]:
+    notes = []
+    if deleted:
+        notes.append(f"duplicate trigger(s) deleted: {', '.join(deleted)}")
+    if foreign:
+        notes.append(f"duplicate trigger(s) not tagged for this stack, left alone: {', '.join(foreign)}")
+    return notes
 
 
 def delete_trigger(session: Any, settings: Settings, stream_arn: str) -> bool:

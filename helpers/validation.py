@@ -17,8 +17,16 @@ _IP_FORMAT = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")  # "formatted as an IP addre
 GLACIER_CLASSES = ("GLACIER_IR", "GLACIER", "DEEP_ARCHIVE")
 
 
+class RuleError(ValueError):
+    """A value broke an AWS rule. ``kind`` names what was checked, ``rule`` is the rule in words."""
+
+    def __init__(self, kind: str, value: object, rule: str) -> None:
+        super().__init__(f"invalid {kind} {value!r}: {rule}")
+        self.kind, self.value, self.rule = kind, value, rule
+
+
 def _fail(kind: str, value: object, rule: str) -> None:
-    raise ValueError(f"invalid {kind} {value!r}: {rule}")
+    raise RuleError(kind, value, rule)
 
 
 def table_name(name: str) -> str:
@@ -67,6 +75,12 @@ def function_name(name: str) -> str:
 def queue_name(name: str) -> str:
     if not isinstance(name, str) or not _QUEUE.fullmatch(name):
         _fail("SQS queue name", name, "queue names are 1-80 characters of a-z, A-Z, 0-9, '-' and '_'")
+    return name
+
+
+def topic_name(name: str) -> str:
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", name):
+        _fail("SNS topic name", name, "topic names are 1-256 characters of a-z, A-Z, 0-9, '-' and '_'")
     return name
 
 

@@ -28,7 +28,7 @@ def test_the_email_setting_turns_the_topic_on_and_is_validated_before_any_call(m
     ident = Identity(account_id="123456789012", region="us-east-1", arn="arn:aws:iam::123456789012:user/x", endpoint_url=None)
     with pytest.raises(ValueError, match="TTL_ARCHIVE_ALARM_EMAIL='not-an-address'"):
         alarm_topic.ensure_alarm_topic(session, Settings(stack="s1", alarm_email="not-an-address"), ident)
-    with pytest.raises(ValueError, match="invalid SNS topic name"):
+    with pytest.raises(ValueError, match="topic names are 1-256 characters"):
         alarm_topic.ensure_alarm_topic(session, Settings(stack="s1", alarm_topic=True, alarm_topic_name="no spaces"), ident)
     assert alarm_topic.find_topic(session, "s1-alarms") is None, "nothing created"
 

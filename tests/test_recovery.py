@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 
 import pandas as pd
 
-from helpers import reconcile, redrive, verify
+from helpers import failure_queue, reconcile, redrive, verify
 from tests.test_redrive import _deploy_fragile, _give_up_on
 
 
@@ -54,12 +54,12 @@ def test_clean_run_reconciles_redrive_recovers_what_the_trigger_gave_up_on_and_l
 
     # 3. Healed: a dry run changes nothing, redrive archives every item, the queue is empty, nothing is missing.
     dry = redrive.redrive(session, settings, dry_run=True, wait_seconds=0)
-    assert dry.ok and dry.archived == 0 and dry.notes_deleted == 0 and redrive.note_count(session, settings) == len(notes)
+    assert dry.ok and dry.archived == 0 and dry.notes_deleted == 0 and failure_queue.note_count(session, settings.failure_queue_name) == len(notes)
     assert "12 record(s) would be archived" in dry.describe()
     done = redrive.redrive(session, settings, wait_seconds=0)
     assert done.ok and done.archived == 12 and done.notes_deleted == len(notes) and done.missing == 0, done.describe()
     assert [o.status for o in done.outcomes] == [redrive.REDRIVEN] * len(notes)
-    assert redrive.note_count(session, settings) == 0
+    assert failure_queue.note_count(session, settings.failure_queue_name) == 0
     after = verify.wait_for_archive(session, run, timeout=30, progress=False)
     assert after.missing == 0 and after.unexpected == 0 and after.archived_unique == 12 and after.queue_hint() == "", after.describe()
     assert redrive.redrive(session, settings, wait_seconds=0).outcomes == []

@@ -51,7 +51,7 @@ def test_a_note_that_is_not_an_onfailure_message_is_kept_and_reported(session, s
     report = redrive.redrive(session, settings, wait_seconds=0)
     assert not report.ok
     assert [o.status for o in report.outcomes] == [redrive.NOT_A_NOTE] and "DDBStreamBatchInfo" in report.outcomes[0].reason
-    assert redrive.note_count(session, settings) == 1
+    assert failure_queue.note_count(session, settings.failure_queue_name) == 1
 
 
 def test_redrive_refuses_to_start_without_a_failure_queue(session, stack):
@@ -128,11 +128,11 @@ def test_records_trimmed_from_the_stream_are_reported_precisely_and_the_note_is_
         assert note["shardId"] in text and f"{note['startSequenceNumber']}-{note['endSequenceNumber']}" in text
         assert f"{note['batchSize']} no longer in the stream" in text and "note kept" in text
     assert "no longer in the stream" in report.describe() and "--forget-lost" in report.describe()
-    assert redrive.note_count(session, settings) == len(notes), "every note stays in the queue"
+    assert failure_queue.note_count(session, settings.failure_queue_name) == len(notes), "every note stays in the queue"
     assert verify.check(session, run).missing == 6
 
     forgotten = redrive.redrive(session, settings, forget_lost=True, wait_seconds=0)
-    assert forgotten.notes_deleted == len(notes) and redrive.note_count(session, settings) == 0
+    assert forgotten.notes_deleted == len(notes) and failure_queue.note_count(session, settings.failure_queue_name) == 0
 
 
 class FakeStreams:

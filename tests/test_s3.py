@@ -183,10 +183,9 @@ BAD = [
 @pytest.mark.parametrize(("bucket", "overrides", "rule"), BAD)
 def test_bad_names_and_settings_raise_value_error_before_any_call(bucket, overrides, rule):
     sess = EndpointSession(endpoint_url="http://127.0.0.1:9", aws_access_key_id="x", aws_secret_access_key="x", region_name="us-east-1")
-    settings = Settings(**{"stack": "valid-stack", **overrides})
     with recording(sess) as calls:
-        with pytest.raises(ValueError, match=rule):
-            s3.ensure_bucket(sess, settings, bucket)
+        with pytest.raises(ValueError, match=rule):  # bad settings: Settings refuses them when built
+            s3.ensure_bucket(sess, Settings(**{"stack": "valid-stack", **overrides}), bucket)
         with pytest.raises(ValueError, match="bucket names"):
             s3.delete_bucket(sess, "Bad_Bucket")
         with pytest.raises(ValueError, match="bucket names"):

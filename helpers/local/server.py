@@ -123,6 +123,23 @@ def ensure_running(port: int | None = None, timeout: float = 60.0) -> str:
     raise TimeoutError(f"the embedded local AWS did not answer on {endpoint_url(port)} within {timeout:.0f} s; log {log_file}:\n{tail}")
 
 
+def problems(port: int | None = None) -> list[dict[str, Any]] | None:
+    """Errors inside the running local AWS's own runtime (stuck trigger, failed sweep...), or None when none runs."""
+    info = health(port)
+    return None if info is None else list(info.get("problems") or [])
+
+
+def describe_problems(found: list[dict[str, Any]]) -> list[str]:
+    """One line per runtime problem, for a person: state, source, what happened, how often, the error."""
+    lines = []
+    for entry in found:
+        state = "ACTIVE" if entry.get("active") else "over"
+        when = time.strftime("%H:%M:%S", time.localtime(entry.get("last_at", 0)))
+        lines.append(f"[{state}] {entry.get('source')}: {entry.get('what')} ({entry.get('count')}x, last at {when}): {entry.get('error')}"
+                     + (f"; {entry['outcome']}" if entry.get("outcome") else ""))
+    return lines
+
+
 def reset(port: int | None = None) -> bool:
     """Empty every resource and the runtime's state. Returns False when no server runs."""
     return _request(port or configured_port(), RESET_PATH, method="POST", timeout=30) is not None
@@ -151,8 +168,9 @@ def set_faults(port: int | None = None, **faults: Any) -> dict[str, Any]:
     """Replace the running server's injected faults (local testing only; see ``runtime/faults.py``).
 
     Keys: ``seed``, ``firehose_record_failure_rate``, ``firehose_call_failure_rate``,
-    ``lambda_crash_rate``, ``lambda_timeout_rate`` (probabilities 0-1), ``delivery_streams`` and
-    ``functions`` (optional name lists). Returns the fault set now in force; raises ValueError for a
+    ``lambda_crash_rate``, ``lambda_timeout_rate`` (probabilities 0-1), ``firehose_call_failures`` (the next
+    N Firehose calls fail with HTTP 500), ``trigger_error_keys`` (records the trigger itself fails on),
+    ``delivery_streams`` and ``functions`` (optional name lists). Returns the fault set now in force; raises ValueError for a
     bad key or value and RuntimeError when no server runs.
     """
     result = _request(port or configured_port(), FAULTS_PATH, method="POST", payload=faults, timeout=10, raise_refusal=True)
@@ -169,16 +187,63 @@ def clear_faults(port: int | None = None) -> bool:
 # --------------------------------------------------------------------------- the server process
 
 
-class _Extensions:
-    """WSGI middleware: our health/reset/shutdown routes in front of moto's application."""
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 
-    def __init__(self, moto_app: Callable, on_reset: Callable[[], None], on_shutdown: Callable[[], None], started: float):
+
+def _host_and_port(value: str) -> tuple[str, str]:
+    value = value.strip().lower()
+    if value.startswith("["):  # [::1]:4599
+        host, _, rest = value.partition("]")
+        return host + "]", rest.removeprefix(":")
+    host, _, port = value.rpartition(":") if value.count(":") == 1 else (value, "", "")
+    return host, port
+
+
+def _is_loopback_name(host: str) -> bool:
+    # *.localhost resolves to loopback without DNS (RFC 6761), so it cannot be rebound; S3 virtual-host
+    # addressing against http://localhost:<port> uses <bucket>.localhost
+    return host in LOOPBACK_NAMES or host.endswith(".localhost")
+
+
+def refusal(environ: dict[str, Any], port: int) -> str | None:
+    """Why a request must be refused (cross-site protection), or None to serve it.
+
+    * The ``Host`` header must name the loopback address or ``localhost`` with this server's port: a DNS
+      rebinding page (``http://evil.example:4599`` resolving to 127.0.0.1) sends its own name.
+    * A request carrying a browser ``Origin`` must come from a local page (loopback or ``localhost``, any port,
+      http or https): a page of another site cannot call the APIs or reset the state. SDKs and the AWS CLI
+      send no ``Origin``.
+    """
+    host, host_port = _host_and_port(environ.get("HTTP_HOST", ""))
+    if not _is_loopback_name(host) or host_port != str(port):
+        return f"Host {environ.get('HTTP_HOST', '')!r} is not this local server (127.0.0.1:{port} or localhost:{port})"
+    origin = environ.get("HTTP_ORIGIN")
+    if origin is not None:
+        scheme, _, rest = origin.strip().lower().partition("://")
+        origin_host, _ = _host_and_port(rest.split("/", 1)[0])
+        if scheme not in ("http", "https") or not _is_loopback_name(origin_host):
+            return f"Origin {origin!r} is not a local page; the local AWS answers only local pages, SDKs and the AWS CLI"
+    return None
+
+
+class _Extensions:
+    """WSGI middleware: cross-site protection, then our health/reset/shutdown routes in front of moto's application."""
+
+    def __init__(self, moto_app: Callable, on_reset: Callable[[], None], on_shutdown: Callable[[], None], started: float, port: int = 0):
         self.moto_app = moto_app
         self.on_reset = on_reset
         self.on_shutdown = on_shutdown
         self.started = started
+        self.port = port
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Any:
+        refused = refusal(environ, self.port) if self.port else None
+        if refused is not None:
+            from .runtime.state import METRICS
+
+            METRICS.add("server.requests_refused")
+            LOG.warning("refused %s %s: %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"), refused)
+            return self._json(start_response, {"error": f"Forbidden: {refused}"}, 403)
         path = environ.get("PATH_INFO", "")
         if path == HEALTH_PATH:
             return self._json(start_response, self.health())
@@ -212,12 +277,14 @@ class _Extensions:
             "moto": moto.__version__,
             "uptime_seconds": round(time.time() - self.started, 3),
             "runtime": runtime.status(),
+            "problems": runtime.problems(),
+            "requests_refused": runtime.METRICS.get("server.requests_refused"),
         }
 
     @staticmethod
     def _json(start_response: Callable, payload: dict[str, Any], code: int = 200) -> list[bytes]:
         body = json.dumps(payload).encode()
-        reason = {200: "OK", 400: "Bad Request", 405: "Method Not Allowed"}.get(code, "Error")
+        reason = {200: "OK", 400: "Bad Request", 403: "Forbidden", 405: "Method Not Allowed"}.get(code, "Error")
         start_response(f"{code} {reason}", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
         return [body]
 
@@ -247,7 +314,7 @@ def serve(port: int | None = None) -> None:
         runtime.stop()
         server_box["server"].shutdown()
 
-    app = _Extensions(moto_app, do_reset, do_shutdown, time.time())
+    app = _Extensions(moto_app, do_reset, do_shutdown, time.time(), port)
     class KeepAliveHandler(MotoRequestHandler):
         # HTTP/1.1 keeps connections open between requests (werkzeug's default, HTTP/1.0, closes every
         # one), so boto3's connection pools are reused as they are against AWS.

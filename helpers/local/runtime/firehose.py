@@ -7,8 +7,10 @@ per call immediately, takes the prefix literally and accepts any size. Here (pat
 * **Limits** (PutRecordBatch API reference): more than 500 records or a record over 1,000 KiB
   (1,024,000 bytes) -> ``ValidationException`` with AWS's message; more than 4 MiB in one call ->
   ``InvalidArgumentException`` "Records size exceeds 4 MB limit". Nothing of a rejected call is kept.
-* **Faults** (see :mod:`.faults`): whole calls fail with ``ServiceUnavailableException``; single
-  records fail with ``ErrorCode: ServiceUnavailableException`` and count in ``FailedPutCount``.
+* **Faults** (see :mod:`.faults`): whole calls fail with ``ServiceUnavailableException`` answered as AWS
+  does (HTTP 500, so boto3's own retries handle it; ``firehose_call_failures`` fails the next N calls, more
+  than boto3's attempts outlasts them); single records fail with ``ErrorCode: ServiceUnavailableException``
+  and count in ``FailedPutCount``.
 * **Buffering**: accepted records are buffered per stream and destination and written as one object
   when the buffer reaches the stream's ``BufferingHints.SizeInMBs`` or has waited
   ``min(IntervalInSeconds, TTL_ARCHIVE_LOCAL_FIREHOSE_FLUSH_SECONDS)`` (default 1 s: AWS waits the full
@@ -38,7 +40,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .faults import FAULTS
-from .state import METRICS, SETTINGS
+from .state import METRICS, PROBLEMS, SETTINGS
 
 LOG = logging.getLogger(__name__)
 
@@ -109,10 +111,18 @@ class Buffer:
         return min(float(interval), SETTINGS.firehose_flush_seconds)
 
 
-def _service_unavailable(message: str) -> Exception:
-    from moto.firehose.exceptions import FirehoseException
+SERVICE_UNAVAILABLE_STATUS = 500  # the Firehose API reference's HTTP status for ServiceUnavailableException
 
-    class ServiceUnavailableException(FirehoseException):
+
+def _service_unavailable(message: str) -> Exception:
+    """AWS's answer when Firehose is unavailable: HTTP 500, JSON ``{"__type": "ServiceUnavailableException",
+    "message": ...}``. A 5xx is what boto3's retry modes (legacy and standard) retry; moto's service errors
+    would answer 400, which boto3 never retries."""
+    from moto.core.exceptions import JsonRESTError
+
+    class ServiceUnavailableException(JsonRESTError):
+        code = SERVICE_UNAVAILABLE_STATUS
+
         def __init__(self) -> None:
             super().__init__("ServiceUnavailableException", message)
 
@@ -232,8 +242,9 @@ class FirehoseDelivery:
         while not self._stop.wait(0.1):
             try:
                 self.flush()
-            except Exception:  # noqa: BLE001
+            except Exception as err:  # noqa: BLE001
                 LOG.exception("Firehose flush failed")
+                PROBLEMS.report("firehose", "flush", "the local Firehose could not flush its buffers (tried again)", err)
 
     def flush(self, force: bool = False) -> int:
         """Write every buffer that is due (all of them with ``force``); returns objects written."""

@@ -1,4 +1,4 @@
-"""Shared state of the local runtime: settings from the environment, counters, the DynamoDB lock.
+"""Shared state of the local runtime: settings from the environment, counters, problems, the DynamoDB lock.
 
 Stands in for AWS only; nothing here runs against a real account.
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections import Counter
 from typing import Any
 
@@ -85,3 +86,53 @@ class Metrics:
 
 
 METRICS = Metrics()
+
+
+class Problems:
+    """Errors inside the local runtime itself (not the function's): counted and shown, never only logged.
+
+    Each problem has a ``source`` (``trigger``, ``ttl``, ``firehose``, ``state``...) and a ``key`` (e.g. the
+    mapping's UUID); the same key again increases ``count`` and refreshes ``error`` and ``last_at``.
+    ``active`` problems are still happening (a stuck shard); :meth:`resolve` marks one as over. The
+    health report (``python -m helpers.local status``) and ``helpers.verify``'s report list them.
+    """
+
+    LIMIT = 50
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def report(self, source: str, key: str, what: str, error: BaseException | str, **detail: Any) -> dict[str, Any]:
+        """Record (or count again) a problem; returns its entry. Also counts ``<source>.runtime_errors``."""
+        now = time.time()
+        text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+        METRICS.add(f"{source}.runtime_errors")
+        with self._lock:
+            entry = self._items.get((source, key))
+            if entry is None:
+                if len(self._items) >= self.LIMIT:  # keep the newest ones
+                    oldest = min(self._items, key=lambda k: self._items[k]["last_at"])
+                    del self._items[oldest]
+                entry = {"source": source, "key": key, "count": 0, "first_at": now}
+                self._items[(source, key)] = entry
+            entry.update(what=what, error=text, last_at=now, active=True, count=entry["count"] + 1, **detail)
+            return dict(entry)
+
+    def resolve(self, source: str, key: str, **detail: Any) -> None:
+        with self._lock:
+            entry = self._items.get((source, key))
+            if entry is not None and entry["active"]:
+                entry.update(active=False, resolved_at=time.time(), **detail)
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        with self._lock:
+            items = [dict(e) for e in self._items.values()]
+        return sorted(items, key=lambda e: e["first_at"])
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+PROBLEMS = Problems()

@@ -31,7 +31,7 @@ from collections import Counter
 from datetime import datetime, timezone
 from typing import Any, Iterator
 
-from .state import DYNAMODB_LOCK, METRICS, SETTINGS
+from .state import DYNAMODB_LOCK, METRICS, PROBLEMS, SETTINGS
 from .streams import ttl_deletes
 
 LOG = logging.getLogger(__name__)
@@ -113,8 +113,9 @@ class TtlSweeper:
         while not self._stop.wait(SETTINGS.ttl_interval):
             try:
                 self.sweep_once()
-            except Exception:  # noqa: BLE001 - keep sweeping; moto state can change under us
+            except Exception as err:  # noqa: BLE001 - keep sweeping; moto state can change under us
                 LOG.exception("TTL sweep failed")
+                PROBLEMS.report("ttl", "sweep", "a TTL sweep failed (tried again every interval)", err)
 
     def sweep_once(self, now: float | None = None) -> int:
         """Delete every expired item now; returns how many were deleted."""

@@ -39,8 +39,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from .faults import FAULTS
 from .lambda_runtime import POOL, Invocation
-from .state import DYNAMODB_LOCK, ENDPOINT, METRICS, SETTINGS
+from .records import wire_attributes
+from .state import DYNAMODB_LOCK, ENDPOINT, METRICS, PROBLEMS, SETTINGS
 from .streams import shard_for_stream_arn
 
 LOG = logging.getLogger(__name__)
@@ -48,17 +50,22 @@ LOG = logging.getLogger(__name__)
 PAYLOAD_LIMIT = 6 * 1024 * 1024  # synchronous invocation payload, bytes
 READ_LIMIT = 1000  # records per GetRecords
 MAX_BACKOFF_SECONDS = 2.0
+RECORD_ERROR_ATTEMPTS = 3  # a record the local trigger itself cannot prepare is tried this often, then set aside
 
 
 def lambda_record(raw: dict[str, Any], stream_arn: str) -> dict[str, Any]:
-    """A stream record (GetRecords shape) as the Lambda event carries it."""
+    """A stream record (moto's stored shape) as the Lambda event carries it: plain JSON, Binary as base64."""
+    dynamodb = dict(raw["dynamodb"])
+    for part in ("Keys", "NewImage", "OldImage"):
+        if part in dynamodb:
+            dynamodb[part] = wire_attributes(dynamodb[part])
     record: dict[str, Any] = {
         "eventID": raw["eventID"],
         "eventName": raw["eventName"],
         "eventVersion": raw["eventVersion"],
         "eventSource": "aws:dynamodb",
         "awsRegion": raw["awsRegion"],
-        "dynamodb": dict(raw["dynamodb"]),
+        "dynamodb": dynamodb,
     }
     identity = raw.get("userIdentity")
     if identity:
@@ -156,6 +163,8 @@ class MappingPoller:
         self.position: int | None = None
         self.shard_id: str | None = None
         self._window_started: float | None = None
+        self._failing = False
+        self._record_errors: dict[int, int] = {}  # sequence number -> attempts, for records the runtime could not prepare
         self.thread = threading.Thread(target=self._run, name=f"esm-{uuid_[:8]}", daemon=True)
 
     # ---------------------------------------------------------------- moto lookups
@@ -176,8 +185,15 @@ class MappingPoller:
                 if cfg is None:
                     return  # mapping deleted (or the server was reset)
                 busy = self._step(cfg) if cfg.enabled else False
-            except Exception:  # noqa: BLE001 - keep the poller alive; AWS would retry too
+                if self._failing:
+                    self._failing = False
+                    PROBLEMS.resolve("trigger", self.uuid, position=str(self.position))
+            except Exception as err:  # noqa: BLE001 - keep the poller alive, and say so where people look
                 LOG.exception("trigger %s failed a step", self.uuid)
+                self._failing = True
+                PROBLEMS.report("trigger", self.uuid, f"the local trigger of mapping {self.uuid} failed a step; its shard waits at "
+                                f"sequence number {self.position} until the step succeeds", err, mapping=self.uuid,
+                                shard_id=self.shard_id, position=str(self.position))
                 busy = False
             if not busy:
                 self._stop.wait(SETTINGS.poll_seconds)
@@ -207,12 +223,21 @@ class MappingPoller:
         filtered = 0
         for raw in raws:
             seq = int(raw["dynamodb"]["SequenceNumber"])
-            record = lambda_record(raw, cfg.stream_arn)
-            if not matches_filters(record, cfg.filters):
+            try:
+                text = self._prepare(raw, cfg)
+            except Exception as err:  # noqa: BLE001 - a bug of the emulator must not stall the shard silently
+                if batch:
+                    break  # deliver the records before it first; it heads the next step
+                if last_scanned is not None:
+                    self.position = last_scanned + 1  # records filtered out before it are done
+                if not self._record_error(cfg, shard.id, raw, seq, err):
+                    return False  # tried again at the next poll; the health report shows the stuck shard
+                last_scanned = seq  # set aside (OnFailure message); the shard moves on
+                continue
+            if text is None:
                 filtered += 1
                 last_scanned = seq
                 continue
-            text = json.dumps(record, separators=(",", ":"))
             if batch and size + len(text) + 1 > PAYLOAD_LIMIT:
                 break
             batch.append(Item(seq, int(raw["dynamodb"]["ApproximateCreationDateTime"]), text))
@@ -235,6 +260,39 @@ class MappingPoller:
             return False  # stopped or mapping deleted while retrying: no checkpoint
         if last_scanned is not None:
             self.position = last_scanned + 1
+        return True
+
+    def _prepare(self, raw: dict[str, Any], cfg: MappingConfig) -> str | None:
+        """The record's event JSON, or None when no filter matches it."""
+        FAULTS.trigger_record_fails(raw["dynamodb"].get("Keys") or {})
+        record = lambda_record(raw, cfg.stream_arn)
+        if not matches_filters(record, cfg.filters):
+            return None
+        text = json.dumps(record, separators=(",", ":"))
+        if self._record_errors:
+            self._record_errors.pop(int(raw["dynamodb"]["SequenceNumber"]), None)
+        return text
+
+    def _record_error(self, cfg: MappingConfig, shard_id: str, raw: dict[str, Any], seq: int, err: Exception) -> bool:
+        """Count and show an error preparing ``raw``; True once it was set aside after RECORD_ERROR_ATTEMPTS."""
+        attempts = self._record_errors.get(seq, 0) + 1
+        self._record_errors = {seq: attempts}
+        METRICS.add("trigger.record_errors")
+        LOG.error("trigger %s could not prepare record %s (attempt %d of %d): %r", cfg.uuid, seq, attempts, RECORD_ERROR_ATTEMPTS, err)
+        detail = {"mapping": cfg.uuid, "function_arn": cfg.function_arn, "stream_arn": cfg.stream_arn, "shard_id": shard_id,
+                  "sequence_number": str(seq), "keys": _printable_keys(raw), "attempts": attempts}
+        if attempts < RECORD_ERROR_ATTEMPTS:
+            PROBLEMS.report("trigger", f"{cfg.uuid}/{seq}", f"the local trigger cannot prepare record {seq}; the shard waits "
+                            f"(attempt {attempts} of {RECORD_ERROR_ATTEMPTS})", err, **detail)
+            return False
+        destination = cfg.on_failure or "no OnFailure destination"
+        PROBLEMS.report("trigger", f"{cfg.uuid}/{seq}", f"the local trigger could not prepare record {seq} and set it aside after "
+                        f"{attempts} attempts (sent to {destination}); it stays readable in the stream for 24 h", err, **detail)
+        PROBLEMS.resolve("trigger", f"{cfg.uuid}/{seq}", outcome=f"set aside, sent to {destination}")
+        self._record_errors = {}
+        METRICS.add("trigger.records_set_aside")
+        arrival = int(raw["dynamodb"].get("ApproximateCreationDateTime") or time.time())
+        self._discard(cfg, shard_id, [Item(seq, arrival, "")], "RetryAttemptsExhausted", attempts, None)
         return True
 
     # ---------------------------------------------------------------- delivery, retries, bisect
@@ -355,6 +413,13 @@ class MappingPoller:
         except Exception:  # noqa: BLE001 - AWS would retry; locally we log and move on
             LOG.exception("could not send the OnFailure message to %s", cfg.on_failure)
             METRICS.add("trigger.on_failure_errors")
+
+
+def _printable_keys(raw: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return wire_attributes(raw["dynamodb"].get("Keys") or {})
+    except Exception:  # noqa: BLE001 - only for the report
+        return {"unprintable": repr(raw["dynamodb"].get("Keys"))[:200]}
 
 
 def send_on_failure(destination_arn: str, body: str) -> None:
