@@ -25,6 +25,13 @@ def test_the_email_setting_turns_the_topic_on_and_is_validated_before_any_call(m
     settings = Settings.from_env(stack="s1")
     assert settings.alarm_topic and settings.alarm_email == "ops@example.com" and settings.alarm_topic_name == "s1-alarms"
     assert not Settings(stack="s1").alarm_topic
+    monkeypatch.setenv("TTL_ARCHIVE_ALARM_EMAIL", "ops at example")
+    with pytest.raises(ValueError, match="TTL_ARCHIVE_ALARM_EMAIL='ops at example'"):
+        Settings.from_env(stack="s1")
+    monkeypatch.delenv("TTL_ARCHIVE_ALARM_EMAIL")
+    monkeypatch.setenv("TTL_ARCHIVE_ALARM_TOPIC", "maybe")
+    with pytest.raises(ValueError, match="TTL_ARCHIVE_ALARM_TOPIC"):
+        Settings.from_env(stack="s1")
     ident = Identity(account_id="123456789012", region="us-east-1", arn="arn:aws:iam::123456789012:user/x", endpoint_url=None)
     with pytest.raises(ValueError, match="TTL_ARCHIVE_ALARM_EMAIL='not-an-address'"):
         alarm_topic.ensure_alarm_topic(session, Settings(stack="s1", alarm_email="not-an-address"), ident)

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 
 import pandas as pd
 
-from helpers import failure_queue, reconcile, redrive, verify
+from helpers import cli, failure_queue, reconcile, redrive, verify
 from tests.test_redrive import _deploy_fragile, _give_up_on
 
 
@@ -26,7 +26,14 @@ def _metric_sum(session, table, since):
     return sum(p["Sum"] for p in points)
 
 
-def test_clean_run_reconciles_redrive_recovers_what_the_trigger_gave_up_on_and_lost_objects_show(session, stack):
+def _cli(capsys, *argv: str) -> tuple[int, dict]:
+    code = cli.main([*argv, "--json"])
+    out = capsys.readouterr().out
+    assert len(out.strip().splitlines()) == 1, out
+    return code, json.loads(out)
+
+
+def test_clean_run_reconciles_redrive_recovers_what_the_trigger_gave_up_on_and_lost_objects_show(session, stack, capsys):
     deployed = _deploy_fragile(session, stack)
     settings = deployed.settings
     since = datetime.now(timezone.utc) - timedelta(hours=2)
@@ -51,14 +58,16 @@ def test_clean_run_reconciles_redrive_recovers_what_the_trigger_gave_up_on_and_l
     gap = reconcile.reconcile(session, settings, start=since)
     assert not gap.ok and int(gap.differences["difference"].sum()) == 12 and gap.failure_notes == len(notes)
     assert "run `ttl-archive redrive`" in gap.describe()
+    code, out = _cli(capsys, "reconcile", "--stack", stack, "--since", since.isoformat())
+    assert code == 1 and out["failure_notes"] == len(notes) and sum(d["difference"] for d in out["differences"]) == 12
 
     # 3. Healed: a dry run changes nothing, redrive archives every item, the queue is empty, nothing is missing.
     dry = redrive.redrive(session, settings, dry_run=True, wait_seconds=0)
     assert dry.ok and dry.archived == 0 and dry.notes_deleted == 0 and failure_queue.note_count(session, settings.failure_queue_name) == len(notes)
     assert "12 record(s) would be archived" in dry.describe()
-    done = redrive.redrive(session, settings, wait_seconds=0)
-    assert done.ok and done.archived == 12 and done.notes_deleted == len(notes) and done.missing == 0, done.describe()
-    assert [o.status for o in done.outcomes] == [redrive.REDRIVEN] * len(notes)
+    code, done = _cli(capsys, "redrive", "--stack", stack)  # what an operator runs
+    assert code == 0 and done["ok"] and done["archived"] == 12 and done["notes_deleted"] == len(notes) and done["missing"] == 0, done
+    assert [o["status"] for o in done["outcomes"]] == [redrive.REDRIVEN] * len(notes)
     assert failure_queue.note_count(session, settings.failure_queue_name) == 0
     after = verify.wait_for_archive(session, run, timeout=30, progress=False)
     assert after.missing == 0 and after.unexpected == 0 and after.archived_unique == 12 and after.queue_hint() == "", after.describe()
@@ -79,5 +88,6 @@ def test_clean_run_reconciles_redrive_recovers_what_the_trigger_gave_up_on_and_l
     assert f"{len(lost)} missing from the archive" in hurt.describe().replace(",", "")
     data = hurt.to_dict()
     assert data["ok"] is False and sum(d["difference"] for d in data["differences"]) == len(lost)
-    json.dumps(data)
+    code, out = _cli(capsys, "reconcile", "--stack", stack, "--since", since.isoformat())
+    assert code == 1 and out["differences"] == data["differences"]
     assert "differ" in reconcile.chart(hurt).axes[0].get_title()
