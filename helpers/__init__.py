@@ -30,12 +30,15 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "trigger": ("ensure_trigger", "delete_trigger", "TTL_FILTER"),
     "failure_queue": ("ensure_failure_queue",),
     "alarms": ("ensure_alarms",),
+    "alarm_topic": ("ensure_alarm_topic",),
+    "redrive": ("RedriveReport",),
+    "reconcile": ("ReconcileReport",),
     "pipeline": ("ensure_pipeline", "Pipeline"),
     "verify": ("start_run", "wait_for_archive", "check", "Report"),
 }
 _MODULES = (
-    "alarms", "archive_charts", "archive_reader", "cli_equivalent", "cost_charts", "cost_model", "dynamodb",
-    "failure_queue", "firehose", "iam", "lambda_function", "local", "outcome", "pipeline", "pricing", "retry",
+    "alarm_topic", "alarms", "archive_charts", "archive_reader", "cli_equivalent", "cost_charts", "cost_model", "dynamodb",
+    "failure_queue", "firehose", "iam", "lambda_function", "local", "outcome", "pipeline", "pricing", "reconcile", "redrive", "retry",
     "s3", "tagging", "teardown", "trigger", "validation", "verify",
 )
 _NAME_TO_MODULE = {name: module for module, names in _EXPORTS.items() for name in names}
