@@ -93,8 +93,9 @@ def publish_deleted_count(table: Any, per_second: Counter[int]) -> None:
                  "Timestamp": datetime.fromtimestamp(second, timezone.utc).replace(tzinfo=None), "Dimensions": [{"Name": "TableName", "Value": table.name}]}
                 for second, count in sorted(per_second.items())]
         cloudwatch_backends[table.account_id][table.region_name].put_metric_data("AWS/DynamoDB", data)
-    except Exception:  # noqa: BLE001 - the metric is a witness; deleting must go on without it
+    except Exception as err:  # noqa: BLE001 - the metric is a witness; deleting must go on without it
         LOG.exception("could not publish TimeToLiveDeletedItemCount for %s", table.name)
+        PROBLEMS.report("ttl", f"metric:{table.name}", "TimeToLiveDeletedItemCount was not published (reconcile will see a gap)", err)
 
 
 class TtlSweeper:
