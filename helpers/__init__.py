@@ -30,6 +30,9 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "trigger": ("ensure_trigger", "delete_trigger", "TTL_FILTER"),
     "failure_queue": ("ensure_failure_queue",),
     "alarms": ("ensure_alarms",),
+    "alarm_topic": ("ensure_alarm_topic",),
+    "redrive": ("RedriveReport",),
+    "reconcile": ("ReconcileReport",),
     "pipeline": ("ensure_pipeline", "Pipeline"),
     "verify": ("start_run", "wait_for_archive", "check", "Report"),
     "preflight": ("deploy_needs", "reader_actions"),
@@ -39,9 +42,10 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "item_codec": ("decode_record", "DecodedRecord", "CodecError"),
 }
 _MODULES = (
-    "alarms", "archive_charts", "archive_reader", "archived_items", "capacity", "cli_equivalent", "cost_charts", "cost_model",
-    "dynamodb", "failure_queue", "firehose", "iam", "inventory", "item_codec", "lambda_function", "local", "outcome", "pipeline",
-    "preflight", "pricing", "restore", "retry", "s3", "tagging", "teardown", "trigger", "validation", "verify",
+    "alarm_topic", "alarms", "archive_charts", "archive_reader", "archived_items", "capacity", "cli_equivalent", "cost_charts",
+    "cost_model", "dynamodb", "failure_queue", "firehose", "iam", "inventory", "item_codec", "lambda_function", "local", "outcome",
+    "pipeline", "preflight", "pricing", "reconcile", "redrive", "restore", "retry", "s3", "tagging", "teardown", "trigger",
+    "validation", "verify",
 )
 _NAME_TO_MODULE = {name: module for module, names in _EXPORTS.items() for name in names}
 

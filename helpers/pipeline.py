@@ -12,7 +12,7 @@ Order (each step needs what the ones before it return):
 5. The archiver's execution role, scoped to this stream, delivery stream, log group and queue
 6. The function's log group with retention, then the function (:mod:`helpers.lambda_function`)
 7. The trigger (:mod:`helpers.trigger`), last: from then on TTL deletes are archived
-8. The alarms (:mod:`helpers.alarms`)
+8. The alarm topic when the settings ask for one (:mod:`helpers.alarm_topic`), then the alarms (:mod:`helpers.alarms`)
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any, Callable, TypeVar
 
 from botocore.exceptions import ClientError
 
-from . import alarms, dynamodb, failure_queue, firehose, iam, lambda_function, s3, trigger
+from . import alarm_topic, alarms, dynamodb, failure_queue, firehose, iam, lambda_function, s3, trigger
 from .outcome import Ensured
 from .settings import Settings
 from .target import Identity, identity as get_identity
@@ -135,7 +135,10 @@ def ensure_pipeline(
             session, settings, stream_arn=stream, failure_queue_arn=queue_arn, batch_size=batch_size, batching_window_seconds=batching_window_seconds
         )
     )
-    for alarm in _again_if_raced(lambda: alarms.ensure_alarms(session, settings)):
+    actions: list[str] = []
+    if settings.alarm_topic:
+        actions = [step(lambda: alarm_topic.ensure_alarm_topic(session, settings, ident)).description["TopicArn"]]
+    for alarm in _again_if_raced(lambda: alarms.ensure_alarms(session, settings, alarm_actions=actions)):
         step(lambda alarm=alarm: alarm)
     return Pipeline(
         settings=settings,

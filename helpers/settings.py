@@ -221,6 +221,10 @@ class Settings:
     failure_queue_name: str = setting(None, "", Name(validation.queue_name, derived=True))
     # The trigger's concurrent batches per stream shard (Lambda's ParallelizationFactor).
     parallelization_factor: int = setting("PARALLELIZATION_FACTOR", 1, Whole(1, 10))
+    # Alarm notifications: an SNS topic as the alarms' action (helpers.alarm_topic); an address turns it on
+    alarm_topic: bool = setting("ALARM_TOPIC", False, Flag())
+    alarm_email: str | None = setting("ALARM_EMAIL", None, Text(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}", "must be an email address (name@example.com), or empty for none", optional=True))
+    alarm_topic_name: str = setting(None, "", Name(validation.topic_name, derived=True))
     extra_tags: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -239,10 +243,13 @@ class Settings:
             "function_name": f"{self.stack}-archiver",
             "lambda_role_name": f"{self.stack}-archiver",
             "failure_queue_name": f"{self.stack}-archiver-failures",
+            "alarm_topic_name": f"{self.stack}-alarms",
         }
         for key, value in derived.items():
             if not getattr(self, key):
                 object.__setattr__(self, key, value)
+        if self.alarm_email and not self.alarm_topic:
+            object.__setattr__(self, "alarm_topic", True)  # an address to notify needs the topic
         self._check_together()
 
     def _check_together(self) -> None:

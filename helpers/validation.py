@@ -78,6 +78,12 @@ def queue_name(name: str) -> str:
     return name
 
 
+def topic_name(name: str) -> str:
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", name):
+        _fail("SNS topic name", name, "topic names are 1-256 characters of a-z, A-Z, 0-9, '-' and '_'")
+    return name
+
+
 def stack_name(name: str) -> str:
     if not isinstance(name, str) or not _STACK.fullmatch(name):
         _fail("stack name", name, "stack names are 2-32 characters of lowercase letters, digits and '-', starting and ending with a letter or digit (they become part of bucket names)")
