@@ -5,9 +5,9 @@ What is simulated, stage by stage (every stage's model is a parameter of :class:
 
 1. **Writes.** ``items_per_day`` sensor readings a day for ``days`` days. Within a day the write rate follows
    a daily rhythm, ``rate(h) ~ 1 + rhythm * cos(2 pi (h - peak_hour) / 24)`` (UTC hours): with ``rhythm=0.6``
-   the busiest hour has four times the writes of the quietest. Items vary in size: a list of samples whose
-   length is log-normal around ``item_bytes``, and a few items (``large_share``) carry a long note of up to
-   ``large_bytes``. Each item's TTL is its write time plus ``ttl_days`` (whole seconds).
+   the busiest hour has four times the writes of the quietest. Items vary in size: each carries a few raw samples
+   and a diagnostic ``trace`` text whose length is log-normal (log sd ``size_spread``) so that the median item
+   is about ``item_bytes``; a few items (``large_share``) carry a long ``note`` of up to ``large_bytes``. Each item's TTL is its write time plus ``ttl_days`` (whole seconds).
 2. **TTL deletion**, the stated assumption (:class:`LagModel`): AWS deletes an expired item "within a few
    days" (the API reference: within two days), typically much sooner. The lag (deletion time minus TTL
    time) is log-normal with median ``median_minutes`` for most items, and exponential with mean
@@ -58,8 +58,9 @@ MAX_CHUNK_ITEMS = 40_000  # items per process-pool task (whole trigger batches)
 SITES = ("tokyo-1", "tokyo-2", "osaka-1", "nagoya-1", "sapporo-1", "fukuoka-1")
 KINDS = (("temperature", "C", 21.0, 4.0), ("humidity", "%", 55.0, 12.0), ("power", "W", 320.0, 90.0), ("vibration", "mm/s", 2.5, 1.2))
 STATUSES = ("ok",) * 97 + ("warn",) * 2 + ("fault",)
-BASE_ITEM_BYTES = 230  # an item's JSON without samples and note (keys, reading, site, location...)
-SAMPLE_BYTES = 8  # one sample in the JSON: "-12.34," on average
+BASE_ITEM_BYTES = 300  # an item's JSON without its trace text (keys, reading, samples, site, location...)
+MIN_SAMPLES, MAX_SAMPLES = 4, 16  # raw 12-bit ADC counts per reading (whole numbers: the archiver's fast path)
+MAX_TRACE = 300_000  # bytes of trace text at most (the item stays under DynamoDB's 400 KB)
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,7 @@ class Workload:
         _check_int(self, "items_per_day", 1, 50_000_000)
         _check_int(self, "devices", 1, 1_000_000)
         _check_int(self, "item_bytes", 100, 400_000)
-        _check_int(self, "large_bytes", 1, 390_000)
+        _check_int(self, "large_bytes", 1, 90_000)
         _check_int(self, "buffer_size_mib", 1, 128, "Firehose buffer size (1-128 MiB)")
         _check_int(self, "buffer_interval_s", 0, 900, "Firehose buffer interval (0-900 s)")
         _check_int(self, "batch_size", 1, 10_000, "the trigger's BatchSize")
@@ -203,6 +204,7 @@ class Timeline:
     deleted: np.ndarray
     device: np.ndarray
     samples: np.ndarray
+    trace: np.ndarray
     note: np.ndarray
     reading: np.ndarray
     status: np.ndarray
@@ -250,14 +252,15 @@ def timeline(w: Workload) -> Timeline:
     deleted = ttl + w.lag.sample(rng, w.items)
     order = np.argsort(deleted, kind="stable")
     deleted = deleted[order]
-    target = max(0.0, (w.item_bytes - BASE_ITEM_BYTES) / SAMPLE_BYTES)
-    samples = np.exp(rng.normal(math.log(target + 1), w.size_spread, w.items)) - 1 if target else np.zeros(w.items)
+    target = max(1.0, w.item_bytes - BASE_ITEM_BYTES)
+    trace = np.exp(rng.normal(math.log(target), w.size_spread, w.items)) if w.item_bytes > BASE_ITEM_BYTES else np.zeros(w.items)
     large = rng.random(w.items) < w.large_share
     note = np.where(large, rng.integers(1_000, max(1_001, w.large_bytes), w.items), 0)
     starts, ends, invoked = _trigger_batches(deleted, w)
     return Timeline(
         write=write[order], ttl=ttl[order], deleted=deleted, device=rng.integers(0, w.devices, w.items),
-        samples=np.clip(np.rint(samples), 0, 40_000).astype(np.int32), note=note.astype(np.int32),
+        samples=rng.integers(MIN_SAMPLES, MAX_SAMPLES + 1, w.items).astype(np.int16),
+        trace=np.clip(np.rint(trace), 0, MAX_TRACE).astype(np.int32), note=note.astype(np.int32),
         reading=rng.random(w.items), status=rng.integers(0, len(STATUSES), w.items),
         batch_starts=starts, batch_ends=ends, invoked=invoked,
     )
@@ -287,16 +290,22 @@ class _Items:
             for d, k in enumerate(self.kinds)
         ]
         self.statuses = [{"S": s} for s in STATUSES]
-        self.pool: dict[int, list] = {}
-        letters = "abcdefghijklmnopqrstuvwxyz      .,"
-        self.text = "".join(self.rng.choice(letters) for _ in range(w.large_bytes + 4096))
+        self.firmware = [{"S": f"fw-2.{v}.{v * 7 % 10}"} for v in range(8)]
+        self.pool: dict[int, dict] = {}
+        rng = self.rng
+        words = ("ok", "retry", "sync", "drift", "calib", "temp", "volt", "link", "gc", "flush", "ack", "tick")
+        parts, size = [], 0
+        while size < max(w.large_bytes, 65_536) + 8192:
+            part = f"t+{rng.randrange(10_000):04d} {rng.choice(words)}={rng.randrange(4096)} "
+            parts.append(part)
+            size += len(part)
+        self.text = "".join(parts)
 
     def samples(self, k: int, variant: int) -> dict:
-        key = k * 4 + variant % 4
+        key = k * 64 + variant % 64
         value = self.pool.get(key)
         if value is None:
-            uniform = self.rng.uniform
-            value = self.pool[key] = {"L": [{"N": f"{uniform(-20, 120):.2f}"} for _ in range(k)]}
+            value = self.pool[key] = {"L": [{"N": str(self.rng.randrange(100, 4096))} for _ in range(k)]}
         return value
 
     def image(self, t: Timeline, j: int, index: int) -> dict:
@@ -309,11 +318,14 @@ class _Items:
             "reading": {"N": f"{mean + sd * (t.reading[j] * 3.4 - 1.7):.2f}"},
             "status": self.statuses[int(t.status[j])],
             "samples": self.samples(int(t.samples[j]), index),
+            "firmware": self.firmware[d % 8],
             **self.shared[d],
         }
-        if t.note[j]:
-            start = index % 4096
-            image["note"] = {"S": self.text[start : start + int(t.note[j])]}
+        text = self.text
+        for attr, length in (("trace", int(t.trace[j])), ("note", int(t.note[j]))):
+            if length:
+                start = (index * 7919) % 8192
+                image[attr] = {"S": text[start : start + length] if length <= len(text) - start else (text * (length // len(text) + 2))[start : start + length]}
         return image
 
 
