@@ -78,7 +78,7 @@ def archive_inputs(source: Any, bucket: str | None = None, prefix: str = "archiv
     return ArchiveInputs(
         objects=len(refs),
         stored_bytes=int(listing["size"].sum()),
-        days=round(days, 3),
+        days=float(days),
         objects_per_day=len(refs) / days,
         sampled_objects=len(picks),
         line_kb=raw / max(1, lines) / 1024,
