@@ -42,7 +42,7 @@ class Query:
 
 def _json_path(name: str) -> tuple[str, str]:
     """(Athena path, DuckDB path) of a top-level attribute ``name`` (any characters)."""
-    quoted = name.replace("\\", "\\\\").replace('"', '\\"').replace("'", "''")
+    quoted = name.replace("\\", "\\\\").replace('"', '\\"')  # JSONPath escaping; SQL quoting is _literal's
     return f'$["{quoted}"]', f'$."{quoted}"'
 
 
