@@ -205,6 +205,32 @@ def delete_table(session, database: str, table: str) -> bool:
     return True
 
 
+def _database_arn(session, database: str) -> str:
+    from .target import identity
+
+    who = identity(session)
+    partition = "aws-cn" if who.region.startswith("cn-") else "aws-us-gov" if who.region.startswith("us-gov-") else "aws"
+    return f"arn:{partition}:glue:{who.region}:{who.account_id}:database/{database}"
+
+
+def delete_database(session, database: str, tags: dict[str, str]) -> str:
+    """Delete the Glue database if it carries ``tags`` (this stack's) and holds no table; never the archive.
+    Returns "deleted", "not found", or "kept: <why>" (another owner's database, or tables left in it)."""
+    glue = session.client("glue")
+    try:
+        glue.get_database(Name=database)
+    except glue.exceptions.EntityNotFoundException:
+        return "not found"
+    found = glue.get_tags(ResourceArn=_database_arn(session, database)).get("Tags", {})
+    if any(found.get(k) != v for k, v in tags.items()):
+        return "kept: it does not carry this stack's tags"
+    tables = [t["Name"] for t in glue.get_tables(DatabaseName=database).get("TableList", [])]
+    if tables:
+        return f"kept: it still holds {', '.join(tables)}"
+    glue.delete_database(Name=database)
+    return "deleted"
+
+
 def create_table_ddl(database: str, table: dict[str, Any]) -> str:
     """The same table as Athena DDL (``CREATE EXTERNAL TABLE``), to read or to paste into the console."""
     sd = table["StorageDescriptor"]

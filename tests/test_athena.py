@@ -75,8 +75,16 @@ def test_creating_the_table_is_idempotent_and_updates_a_changed_definition(sessi
     assert athena.ensure_table(session, database, moved).action == "updated"
     stored = session.client("glue").get_table(DatabaseName=database, Name="items")["Table"]
     assert stored["Parameters"]["projection.datehour.range"] == "2026/09/01/00,NOW"
-    assert athena.delete_table(session, database, "items") is True
-    assert athena.delete_table(session, database, "items") is False
+    assert athena.delete_database(session, database, {"ttl-archive-stack": stack}).startswith("kept: it does not carry")
+    tags = {"managed-by": "dynamodb-ttl-archive", "ttl-archive-stack": stack}
+    ours = f"{database}_ours"
+    athena.ensure_database(session, ours, tags)
+    athena.ensure_table(session, ours, table)
+    assert athena.delete_database(session, ours, tags) == "kept: it still holds items"
+    assert athena.delete_table(session, ours, "items") is True
+    assert athena.delete_table(session, ours, "items") is False
+    assert athena.delete_database(session, ours, tags) == "deleted"
+    assert athena.delete_database(session, ours, tags) == "not found"
 
 
 @pytest.mark.parametrize("args, message", [(("Bad-Name", BUCKET, "archive/"), "table name"), (("items", "Not_A_Bucket", "archive/"), "bucket"), (("items", BUCKET, "archive"), "prefix")])
