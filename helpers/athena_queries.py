@@ -127,17 +127,18 @@ def example_queries(database: str, table: str, key_name: str, key_value: str, da
     return [items_of_key(database, table, key_name, key_value), items_deleted_on(database, table, day), counts_per_hour(database, table, day)]
 
 
-def duckdb_archive_view(con: Any, folder: str | Path, prefix: str = "archive/", name: str = "archive") -> None:
+def duckdb_archive_view(con: Any, folder: str | Path, prefix: str = "archive/", name: str = "archive", materialize: bool = False) -> None:
     """Create the view ``name`` over a folder copy of the bucket: the table's columns (``keys``/``item``/
     ``types`` as DuckDB JSON) and ``datehour`` from each object's ``YYYY/MM/DD/HH`` folder. GZIP is read by
-    extension, as Athena does. Raises ``FileNotFoundError`` when no object is under the prefix."""
+    extension, as Athena does. ``materialize=True`` makes it a table, read once (several queries over
+    thousands of small objects). Raises ``FileNotFoundError`` when no object is under the prefix."""
     root = Path(folder).expanduser() / prefix
     if not root.is_dir() or not any(root.glob("*/*/*/*/*")):
         raise FileNotFoundError(f"no archive objects under {root} (expected {prefix}YYYY/MM/DD/HH/<object>)")
     columns = ", ".join(f'"{n}": \'{"JSON" if n in _JSON_COLUMNS else _DUCK_TYPES[t]}\'' for n, t, _ in COLUMNS)
     pattern = (root / "*" / "*" / "*" / "*" / "*").as_posix().replace("'", "''")
     con.execute(
-        f"CREATE OR REPLACE VIEW {name} AS SELECT * EXCLUDE (filename), "
+        f"CREATE OR REPLACE {'TABLE' if materialize else 'VIEW'} {name} AS SELECT * EXCLUDE (filename), "
         f"regexp_extract(filename, '(\\d{{4}}/\\d{{2}}/\\d{{2}}/\\d{{2}})/[^/]*$', 1) AS datehour "
         f"FROM read_json('{pattern}', format = 'newline_delimited', filename = true, columns = {{{columns}}})"
     )
@@ -149,5 +150,20 @@ def run_duckdb(folder: str | Path, queries: list[Query], prefix: str = "archive/
 
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")
-    duckdb_archive_view(con, folder, prefix)
+    duckdb_archive_view(con, folder, prefix, materialize=len(queries) > 1)
     return {q.name: con.execute(q.duckdb).df() for q in queries}
+
+
+def side_by_side(queries: list[Query]) -> Any:
+    """The queries as a table to read: the question, the Athena text and the DuckDB text next to each other, and
+    what differs (a pandas ``Styler`` keeping the SQL's line breaks; Jupyter renders it)."""
+    import pandas as pd
+
+    table = pd.DataFrame(
+        [{"question": q.question, "Athena (Trino)": q.athena, "DuckDB (here)": q.duckdb, "difference": q.difference} for q in queries]
+    )
+    return (
+        table.style.hide(axis="index")
+        .set_properties(subset=["Athena (Trino)", "DuckDB (here)"], **{"white-space": "pre", "font-family": "monospace", "font-size": "11px", "text-align": "left", "vertical-align": "top"})
+        .set_properties(subset=["question", "difference"], **{"text-align": "left", "vertical-align": "top", "max-width": "260px"})
+    )
