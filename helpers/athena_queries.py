@@ -144,6 +144,13 @@ def duckdb_archive_view(con: Any, folder: str | Path, prefix: str = "archive/", 
     )
 
 
+def duckdb_available() -> bool:
+    """True when DuckDB is installed (a dev dependency: ``pip install -e '.[dev]'`` or ``pip install duckdb``)."""
+    import importlib.util
+
+    return importlib.util.find_spec("duckdb") is not None
+
+
 def run_duckdb(folder: str | Path, queries: list[Query], prefix: str = "archive/") -> dict[str, Any]:
     """Run each query's DuckDB text over the folder; returns ``{name: DataFrame}``."""
     import duckdb
