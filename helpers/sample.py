@@ -50,6 +50,11 @@ from .sample_stream import _archived_chunks, _Chunk, _Items, _stream_records  # 
 
 LOG = logging.getLogger(__name__)
 
+__all__ = [
+    "DAY", "LagModel", "Timeline", "Workload", "timeline", "Destination", "FolderDestination", "S3Destination",
+    "SampleResult", "generate", "folder_name", "manifest_key", "object_name",
+]
+
 
 # ----------------------------------------------------------------------------------------- stage 5
 

@@ -75,10 +75,6 @@ class LagModel:
         )
 
 
-def _default_start() -> date:
-    return (datetime.now(timezone.utc) - timedelta(days=33)).date()
-
-
 @dataclass(frozen=True)
 class Workload:
     """What to generate. ``start`` is the first day of writes (UTC); deletions, and so the archive's dates,
@@ -86,7 +82,7 @@ class Workload:
 
     days: int = 30
     items_per_day: int = 100_000
-    start: date = field(default_factory=_default_start)
+    start: date | None = None  # None: the archive (writes + TTL + two days of lag) ends before today
     ttl_days: float = 3.0
     peak_hour: float = 13.0
     rhythm: float = 0.6
@@ -100,6 +96,8 @@ class Workload:
     region: str = "us-east-1"
     account: str = "123456789012"
     ttl_attribute: str = "expires_at"
+    partition_key: str = "id"  # S: the device
+    sort_key: str = "timestamp"  # N: the write time in epoch milliseconds
     stream: str = "ttl-archive-sample-archive"
     prefix: str = "archive/"
     buffer_size_mib: int = 5
@@ -110,6 +108,9 @@ class Workload:
     seed: int = 1
 
     def __post_init__(self) -> None:
+        if self.start is None and isinstance(self.days, int) and isinstance(self.ttl_days, (int, float)):
+            today = datetime.now(timezone.utc).date()
+            object.__setattr__(self, "start", today - timedelta(days=self.days + math.ceil(self.ttl_days) + 3))
         if isinstance(self.start, datetime) or not isinstance(self.start, date):
             raise ValueError(f"start must be a date (the first day of writes), got {self.start!r}")
         _check_int(self, "days", 1, 3660)
@@ -130,6 +131,9 @@ class Workload:
         if not self.prefix or not self.prefix.endswith("/") or self.prefix.startswith("/") or "!{" in self.prefix:
             raise ValueError(f"prefix must be a literal S3 prefix ending in '/', like 'archive/', got {self.prefix!r}")
         archiver.load_config({"DELIVERY_STREAM_NAME": self.stream, "TTL_ATTRIBUTE": self.ttl_attribute})
+        names = (self.partition_key, self.sort_key, self.ttl_attribute)
+        if len(set(names)) != 3 or not all(isinstance(n, str) and n for n in names):
+            raise ValueError(f"partition_key, sort_key and ttl_attribute must be three different names, got {names!r}")
 
     @property
     def items(self) -> int:

@@ -63,8 +63,8 @@ class _Items:
         d = int(t.device[j])
         name, _, mean, sd = self.kinds[d]
         image = {
-            "id": self.ids[d],
-            "timestamp": {"N": str(int(t.write[j] * 1000))},
+            self.w.partition_key: self.ids[d],
+            self.w.sort_key: {"N": str(int(t.write[j] * 1000))},
             self.w.ttl_attribute: {"N": str(int(t.ttl[j]))},
             "reading": {"N": f"{mean + sd * (t.reading[j] * 3.4 - 1.7):.2f}"},
             "status": self.statuses[int(t.status[j])],
@@ -96,10 +96,9 @@ def _stream_records(w: Workload, t: Timeline, lo: int, hi: int, items: _Items) -
             "userIdentity": _IDENTITY,
             "dynamodb": {
                 "ApproximateCreationDateTime": int(t.deleted[j]),
-                "Keys": {"id": image["id"], "timestamp": image["timestamp"]},
+                "Keys": {w.partition_key: image[w.partition_key], w.sort_key: image[w.sort_key]},
                 "OldImage": image,
                 "SequenceNumber": str(base + j),
-                "SizeBytes": 0,
                 "StreamViewType": "OLD_IMAGE",
             },
         })

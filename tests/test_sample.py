@@ -114,7 +114,7 @@ def test_a_fixed_lag_gives_every_item_the_same_lag():
 @pytest.mark.parametrize(
     "overrides, field",
     [({"days": 0}, "days"), ({"buffer_size_mib": 129}, "buffer_size_mib"), ({"buffer_interval_s": 901}, "buffer_interval_s"),
-     ({"rhythm": 1.5}, "rhythm"), ({"prefix": "archive"}, "prefix"), ({"start": "2026-10-01"}, "start"), ({"stream": "bad name"}, "DELIVERY_STREAM_NAME")],
+     ({"rhythm": 1.5}, "rhythm"), ({"sort_key": "expires_at"}, "three different names"), ({"prefix": "archive"}, "prefix"), ({"start": "2026-10-01"}, "start"), ({"stream": "bad name"}, "DELIVERY_STREAM_NAME")],
 )
 def test_invalid_workloads_are_refused_naming_the_field(overrides, field):
     with pytest.raises(ValueError, match=field):

@@ -57,6 +57,7 @@ def run(args: argparse.Namespace, ctx: Context) -> Result:
             start=args.start or date.today() - timedelta(days=args.days + int(args.ttl_days) + 3),
             ttl_days=args.ttl_days, item_bytes=args.item_bytes, lag=lag, seed=args.seed,
             table=settings.table_name, ttl_attribute=settings.ttl_attribute, stream=settings.delivery_stream_name,
+            partition_key=settings.partition_key, sort_key=settings.sort_key,
             buffer_size_mib=args.buffer_size if args.buffer_size is not None else settings.buffer_size_mib,
             buffer_interval_s=args.buffer_interval if args.buffer_interval is not None else settings.buffer_interval_seconds,
             prefix=args.prefix or ("sample-archive/" if args.to_bucket else settings.archive_prefix),
