@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from helpers import archiver, sample  # noqa: E402
+from helpers import archiver, sample, sample_stream  # noqa: E402
 from helpers.sample_output import FolderDestination  # noqa: E402
 
 WORK = ROOT / ".bench" / "sample"
@@ -43,8 +43,8 @@ def cpu() -> float:
 def archiver_floor(w: sample.Workload, items: int = 20_000) -> float:
     """Seconds per item of encode_records + pack_records alone."""
     t = sample.timeline(w)
-    builder = sample._Items(w, 1)
-    batches = [sample._stream_records(w, t, int(a), int(b), builder) for a, b in zip(t.batch_starts, t.batch_ends) if b <= items]
+    builder = sample_stream._Items(w, 1)
+    batches = [sample_stream._stream_records(w, t, int(a), int(b), builder) for a, b in zip(t.batch_starts, t.batch_ends) if b <= items]
     config = archiver.load_config({"DELIVERY_STREAM_NAME": w.stream})
     count = sum(len(b) for b in batches)
     best = float("inf")

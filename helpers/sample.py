@@ -46,7 +46,7 @@ from typing import Iterator
 
 from .sample_model import DAY, LagModel, Timeline, Workload, timeline  # noqa: F401 - the public names live here
 from .sample_output import Destination, FolderDestination, S3Destination, gzip_object  # noqa: F401
-from .sample_stream import _archived_chunks, _Chunk, _Items, _stream_records  # noqa: F401 - used by tests and bench
+from .sample_stream import _archived_chunks, _Chunk
 
 LOG = logging.getLogger(__name__)
 
