@@ -12,7 +12,7 @@ import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, LogLocator
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator
 
 FIREHOSE_RECORD_ROUNDING = 5 * 1024  # Firehose bills each record rounded up to a multiple of 5 KB
 LIFECYCLE_MIN_OBJECT = 128 * 1024  # by default S3 lifecycle does not transition objects under 128 KB
@@ -129,7 +129,7 @@ def deletion_delay(frame: pd.DataFrame) -> Figure:
         ax.bar([values[0]], [len(values)], width=max(abs(values[0]) * 0.05, 0.5), color="#55A868")
         _note(ax, f"Every item ({len(values):,}) was deleted {values[0]:.1f} {short} after its TTL time: one value, no\n"
                   "distribution. That is how the data was written (e.g. a demo's TTL already in the past), not a lag\nTTL produced.")
-        ax.set_xlabel(f"{unit} from the TTL time to the delete ({LAG_FROM})")
+        ax.set_xlabel(f"{unit} from the TTL time to the delete on the stream")
         ax.set_ylabel("items")
         return fig
     positive = values[values > 0]
@@ -195,6 +195,7 @@ def object_sizes(objects: pd.DataFrame) -> Figure:
     mark = SIZE_BANDS_KB.index(128) - 0.5
     ax.axvline(mark, color="#C44E52", linestyle=":", linewidth=1.5)
     ax.set_ylim(0, max(counts.max() * 1.25, 1))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.annotate(f"128 KB: {small:,} of {len(objects):,} objects ({small / len(objects):.0%}) are smaller,\n"
                 "so a lifecycle rule skips them by default", (mark, ax.get_ylim()[1] * 0.97), xytext=(6, 0),
                 textcoords="offset points", fontsize=9, color="#C44E52", va="top")
@@ -212,14 +213,16 @@ def buffer_what_if(table: pd.DataFrame, current: tuple[float, float] | None = No
     if table.empty:
         _nothing(fig, left, "items")
         return _nothing(fig, right, "items")
+    per_day = "days" not in table or float(table["days"].iloc[0]) >= 1
+    column = "objects_per_day" if per_day else "objects"  # under a day, a rate per day would be an extrapolation
     for size, rows in table.groupby("buffer_mib"):
         rows = rows.sort_values("interval_s")
-        left.plot(rows["interval_s"], rows["objects_per_day"], marker="o", label=f"{size:g} MiB")
+        left.plot(rows["interval_s"], rows[column], marker="o", label=f"{size:g} MiB")
         right.plot(rows["interval_s"], rows["under_128kb"] * 100, marker="o", label=f"{size:g} MiB")
     if current is not None:
         here = table[(table["buffer_mib"] == current[0]) & (table["interval_s"] == current[1])]
         if not here.empty:
-            left.scatter(here["interval_s"], here["objects_per_day"], s=160, facecolors="none", edgecolors="#C44E52", linewidths=2, zorder=3, label="this stream")
+            left.scatter(here["interval_s"], here[column], s=160, facecolors="none", edgecolors="#C44E52", linewidths=2, zorder=3, label="this stream")
     left.set_yscale("log")
     left.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
     left.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}"))
@@ -230,7 +233,7 @@ def buffer_what_if(table: pd.DataFrame, current: tuple[float, float] | None = No
     if (spread < 1.15).all():
         _note(left, "the lines lie on each other: at this rate the\ninterval fills no buffer, so the size changes nothing", y=0.2)
     left.set_xlabel("buffer interval (s)")
-    left.set_ylabel("objects per day (log scale)")
+    left.set_ylabel("objects per day (log scale)" if per_day else "objects (archive spans under a day)")
     left.legend(title="buffer size", fontsize=8)
     right.set_ylim(-3, 103)
     right.set_xlabel("buffer interval (s)")

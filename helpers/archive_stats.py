@@ -115,11 +115,11 @@ def firehose_cut(arrivals: np.ndarray, sizes: np.ndarray, size_mib: float, inter
 
 def buffer_what_if(frame: pd.DataFrame, compression_ratio: float, sizes_mib: Sequence[float] = (1, 5, 32, 128),
                    intervals_s: Sequence[float] = (60, 300, 900)) -> pd.DataFrame:
-    """For each buffer size and interval: objects per day, median stored KB and the share under 128 KB, if
+    """For each buffer size and interval: objects (and per day over ``days``, the items' span), median stored KB and the share under 128 KB, if
     the archive's items (``deleted_at`` as arrival, ``record_bytes``) had gone through that buffer. Stored
     sizes are the raw sizes divided by ``compression_ratio`` (the archive's own). One row per combination."""
     if frame.empty:
-        return pd.DataFrame(columns=["buffer_mib", "interval_s", "objects", "objects_per_day", "median_kb", "under_128kb"])
+        return pd.DataFrame(columns=["buffer_mib", "interval_s", "days", "objects", "objects_per_day", "median_kb", "under_128kb"])
     seconds = (frame["deleted_at"] - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy()
     order = np.argsort(seconds, kind="stable")
     arrivals = seconds[order]
@@ -131,7 +131,7 @@ def buffer_what_if(frame: pd.DataFrame, compression_ratio: float, sizes_mib: Seq
             _, raw = firehose_cut(arrivals, sizes, size, interval)
             stored = raw / max(compression_ratio, 1e-9)
             rows.append({
-                "buffer_mib": size, "interval_s": interval, "objects": len(raw), "objects_per_day": len(raw) / days,
+                "buffer_mib": size, "interval_s": interval, "days": days, "objects": len(raw), "objects_per_day": len(raw) / days,
                 "median_kb": float(np.median(stored)) / 1024, "under_128kb": float((stored < LIFECYCLE_MIN_OBJECT).mean()),
             })
     return pd.DataFrame(rows)

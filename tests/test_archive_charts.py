@@ -106,3 +106,11 @@ def test_item_charts_say_so_when_the_archive_is_empty(chart):
 def test_object_charts_say_so_when_there_is_no_object():
     assert "No objects" in _texts(charts.object_sizes(pd.DataFrame({"size": []})))
     assert "No items" in _texts(charts.buffer_what_if(archive_stats.buffer_what_if(_frame([]), 5.0)))
+
+
+def test_the_buffer_what_if_counts_objects_not_a_daily_rate_for_an_archive_of_minutes():
+    frame = _frame(pd.Timestamp("2026-11-26T10:59:00Z") + pd.to_timedelta(np.arange(100) * 0.3, unit="s"))
+    table = archive_stats.buffer_what_if(frame, compression_ratio=19.0)
+    left = charts.buffer_what_if(table, current=(5, 60)).axes[0]
+    assert "under a day" in left.get_ylabel()
+    assert all(line.get_ydata().tolist() == [1, 1, 1] for line in left.get_lines())
