@@ -358,9 +358,15 @@ PARAMETERS: dict[str, tuple[Any, Rule]] = {
     "FORCE_TEARDOWN": (False, Flag()),
     "ANALYZE_HOURS": (None, Number(0, 24 * 366 * 10)),
     "DELETE_EXPORT": (False, Flag()),
+    "ANALYZE": ("sample", Choice(("sample", "pipeline"), fold=str.lower)),
+    "SAMPLE_DAYS": (30, Whole(1, 366)),
+    "SAMPLE_ITEMS_PER_DAY": (2000, Whole(1, 10_000_000)),
+    "SAMPLE_BUFFER_INTERVAL_SECONDS": (300, Whole(0, 900)),
+    "SAMPLE_TARGET": ("folder", Choice(("folder", "s3"), fold=str.lower)),
+    "DELETE_ATHENA_TABLE": (False, Flag()),
 }
 # Read elsewhere with their own parsing (free text, or owned by another module): known, not checked here.
-KNOWN_UNCHECKED = {"PARQUET_PATH", "TEST_PORT", "LOCAL_FUNCTION_ARN"}
+KNOWN_UNCHECKED = {"PARQUET_PATH", "TEST_PORT", "LOCAL_FUNCTION_ARN", "SAMPLE_FOLDER", "ATHENA_DATABASE"}
 KNOWN_PREFIXES = ("COST_",)
 
 
