@@ -29,6 +29,13 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(server.endpoint_url(port))
         print(json.dumps(info, indent=2), file=sys.stderr)
+        from .state_store import describe
+
+        state = info.get("state") or {}
+        where = state.get("folder") or "memory only (TTL_ARCHIVE_LOCAL_STATE=off)"
+        print(f"state: {where}; saved {state.get('saves', 0)} time(s) since start", file=sys.stderr)
+        for line in describe(state.get("restore") or {}):
+            print("  " + line, file=sys.stderr)
         found = info.get("problems") or []
         if found:
             print(f"{len(found)} problem(s) inside the local AWS's runtime (see the log {server.log_path(port)}):", file=sys.stderr)
@@ -40,9 +47,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "reset":
         if not server.reset(port):
-            print(f"not running (nothing answers on {server.endpoint_url(port)})", file=sys.stderr)
-            return 1
-        print("reset: every resource removed")
+            removed = server.clear_saved_state(port)
+            print(f"not running (nothing answers on {server.endpoint_url(port)}); saved state emptied"
+                  + (f" ({', '.join(removed)} removed)" if removed else " (there was none)"))
+            return 0
+        print("reset: every resource removed, the saved state emptied")
         return 0
     return 2
 
