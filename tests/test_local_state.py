@@ -107,8 +107,9 @@ def test_a_corrupt_or_old_state_file_is_set_aside_with_a_message_naming_what_was
 
 
 def test_a_server_with_a_corrupt_state_starts_empty_says_so_and_restarts_cleanly_and_reset_empties_the_folder(tmp_path, monkeypatch):
-    port, folder = _free_port(), tmp_path / "state"
-    monkeypatch.setenv("TTL_ARCHIVE_LOCAL_STATE", str(folder))
+    port = _free_port()
+    folder = tmp_path / "state" / f"port-{port}"  # each port has a folder of its own under TTL_ARCHIVE_LOCAL_STATE
+    monkeypatch.setenv("TTL_ARCHIVE_LOCAL_STATE", str(tmp_path / "state"))
     content = b"\x00\x01 not a state file at all"
     _write_state(folder, content)
     with warnings.catch_warnings(record=True) as caught:
@@ -150,3 +151,15 @@ def test_a_service_that_cannot_be_restored_is_named_with_what_to_re_run(tmp_path
         ("runtime", "nothing: triggers start again from their StartingPosition (items may be archived twice)")]
     lines = describe(report)
     assert "LOST SQS queues with their messages (the failure queue) (sqs): re-run notebook 04_lambda_trigger; the messages are gone" in lines
+
+
+def test_the_state_folder_is_per_port_under_the_setting_or_the_user_cache_and_off_keeps_memory_only(monkeypatch, tmp_path):
+    from helpers.local.state_store import state_dir
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("TTL_ARCHIVE_LOCAL_STATE", raising=False)
+    assert state_dir(4599) == tmp_path / "cache" / "dynamodb-ttl-archive" / "local-aws-state" / "port-4599"
+    monkeypatch.setenv("TTL_ARCHIVE_LOCAL_STATE", str(tmp_path / "mine"))
+    assert state_dir(4601) == tmp_path / "mine" / "port-4601"
+    monkeypatch.setenv("TTL_ARCHIVE_LOCAL_STATE", "off")
+    assert state_dir(4599) is None

@@ -151,6 +151,18 @@ def reset(port: int | None = None) -> bool:
     return _request(port or configured_port(), RESET_PATH, method="POST", timeout=30) is not None
 
 
+def state_report(port: int | None = None) -> list[str]:
+    """Where the running server keeps its state and what its last start restored or lost (lines for a person)."""
+    from .state_store import describe
+
+    info = health(port)
+    if not info:
+        return [f"not running (nothing answers on {endpoint_url(port)})"]
+    state = info.get("state") or {}
+    lines = [f"state saved in {state['folder']}" if state.get("folder") else "state kept in memory only (TTL_ARCHIVE_LOCAL_STATE=off)"]
+    return lines + describe(state.get("restore") or {})
+
+
 def clear_saved_state(port: int | None = None) -> list[str]:
     """Delete the saved state of the (stopped) server on ``port``; returns the files removed."""
     from .state_store import clear, state_dir

@@ -16,8 +16,8 @@ Moto has no persistence of its own. Mechanism: **pickling moto's backends at a s
   taking a buffer to writing its object. A checkpoint only moves after its batch was delivered, so a state
   taken at any point loses nothing: at worst a batch is delivered again (duplicates, as on AWS).
 * **Where**: ``state.bin`` in ``~/.cache/dynamodb-ttl-archive/local-aws-state/port-<port>/`` (``XDG_CACHE_HOME``
-  honoured), outside any repository; ``TTL_ARCHIVE_LOCAL_STATE`` names another folder, or ``off`` to keep
-  state in memory only. Written atomically (a temporary file, fsync, rename): a crash leaves the previous
+  honoured), outside any repository; ``TTL_ARCHIVE_LOCAL_STATE`` names another base folder (the state is in
+  its ``port-<port>`` folder), or ``off`` to keep state in memory only. Written atomically (a temporary file, fsync, rename): a crash leaves the previous
   state whole.
 * **Format**: a magic line, one JSON header line (format version, moto version, time, services) and a
   pickle. A file of another format version or moto minor version, or one that cannot be read, is never
@@ -77,13 +77,13 @@ def cache_base() -> Path:
 
 
 def state_dir(port: int) -> Path | None:
-    """The state folder for the server on ``port``, or None when ``TTL_ARCHIVE_LOCAL_STATE=off``."""
+    """The state folder for the server on ``port`` (``port-<port>`` under ``TTL_ARCHIVE_LOCAL_STATE`` or the
+    user cache folder, so two servers never share a file), or None when ``TTL_ARCHIVE_LOCAL_STATE=off``."""
     raw = os.environ.get(STATE_ENV, "").strip()
     if raw.lower() in OFF:
         return None
-    if raw:
-        return Path(raw).expanduser()
-    return cache_base() / "local-aws-state" / f"port-{port}"
+    base = Path(raw).expanduser() if raw else cache_base() / "local-aws-state"
+    return base / f"port-{port}"
 
 
 def clear(folder: Path | None) -> list[str]:
