@@ -40,7 +40,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .faults import FAULTS
-from .state import METRICS, PROBLEMS, SETTINGS
+from .state import GATE, METRICS, PROBLEMS, SETTINGS
 
 LOG = logging.getLogger(__name__)
 
@@ -247,13 +247,27 @@ class FirehoseDelivery:
                 PROBLEMS.report("firehose", "flush", "the local Firehose could not flush its buffers (tried again)", err)
 
     def flush(self, force: bool = False) -> int:
-        """Write every buffer that is due (all of them with ``force``); returns objects written."""
-        now = time.time()
+        """Write every buffer that is due (all of them with ``force``); returns objects written.
+
+        Holds the state gate (shared) from taking a buffer to writing its object, so a saved state never
+        misses records that are in neither (see :mod:`helpers.local.state_store`)."""
+        with GATE.shared():
+            now = time.time()
+            with self._lock:
+                due = [(k, b) for k, b in self._buffers.items() if force or now - b.first_arrival >= b.max_wait]
+                for key, _ in due:
+                    del self._buffers[key]
+            return sum(1 for key, buffer in due if self._write(key, buffer))
+
+    def buffers(self) -> dict[tuple[str, str, str, str], Buffer]:
+        """The records accepted but not yet written to S3 (saved with the local state)."""
         with self._lock:
-            due = [(k, b) for k, b in self._buffers.items() if force or now - b.first_arrival >= b.max_wait]
-            for key, _ in due:
-                del self._buffers[key]
-        return sum(1 for key, buffer in due if self._write(key, buffer))
+            return {k: Buffer(b.account, b.partition, b.stream, b.version, dict(b.destination), b.first_arrival, list(b.records), b.size)
+                    for k, b in self._buffers.items()}
+
+    def restore(self, buffers: dict[tuple[str, str, str, str], Buffer]) -> None:
+        with self._lock:
+            self._buffers.update(buffers)
 
     def _write(self, key: tuple[str, str, str, str], buffer: Buffer) -> bool:
         from moto.s3.models import s3_backends

@@ -497,6 +497,18 @@ class StreamTrigger:
         self._pollers: dict[tuple[str, str, str], MappingPoller] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._seeds: dict[tuple[str, str, str], tuple[str | None, int]] = {}  # checkpoints restored from disk
+
+    def positions(self) -> dict[tuple[str, str, str], tuple[str | None, int]]:
+        """Each mapping's checkpoint: (shard id, next sequence number to read); saved with the local state."""
+        with self._lock:
+            found = {k: (p.shard_id, p.position) for k, p in self._pollers.items() if p.position is not None}
+            return {**self._seeds, **found}
+
+    def seed(self, positions: dict[tuple[str, str, str], tuple[str | None, int]]) -> None:
+        """Resume mappings from saved checkpoints (before :meth:`start`)."""
+        with self._lock:
+            self._seeds = dict(positions)
 
     def start(self, endpoint_url: str) -> None:
         self._stop = threading.Event()
@@ -524,6 +536,8 @@ class StreamTrigger:
                         if poller is not None and poller.thread.is_alive():
                             continue
                         poller = MappingPoller(account, region, esm.uuid, self._stop)
+                        if key in self._seeds:
+                            poller.shard_id, poller.position = self._seeds.pop(key)
                         self._pollers[key] = poller
                     poller.thread.start()
         with self._lock:
@@ -535,6 +549,7 @@ class StreamTrigger:
         with self._lock:
             pollers = list(self._pollers.values())
             self._pollers.clear()
+            self._seeds.clear()
         for poller in pollers:
             poller.thread.join(timeout=10)
         self._stop = threading.Event()
