@@ -601,3 +601,23 @@ def test_deletion_delay_chart_picks_a_readable_unit():
     assert label([1, 2, 3]) == "seconds after the TTL time"  # the embedded local AWS sweeps every second
     assert label([600, 1800]) == "minutes after the TTL time"
     assert label([3600 * 5, 3600 * 30]) == "hours after the TTL time"  # AWS: within a few days
+
+
+@pytest.mark.parametrize("engine", ["auto", "python"])
+def test_the_time_range_keeps_its_start_and_drops_its_end_on_both_paths(tmp_path, monkeypatch, engine):
+    """[start, end): an item deleted exactly at ``end`` belongs to the next range (ranges side by side
+    must not count it twice), on the fast (pyarrow) path as on the exact one."""
+    at = {"before": "17:59:59", "start": "18:00:00", "inside": "18:29:59", "end": "18:30:00", "after": "18:45:00"}
+    key = tmp_path / object_key("archive/", minute=0)
+    key.parent.mkdir(parents=True)
+    lines = [archive_line(simple_item(i), f"e-{name}", deleted_at=f"2026-11-26T{t}Z") for i, (name, t) in enumerate(at.items())]
+    key.write_bytes(body(lines))
+    calls = []
+    real = _fast._arrow_table
+    monkeypatch.setattr(_fast, "_arrow_table", lambda text: calls.append(1) or real(text))
+
+    got = ar.read_archive(tmp_path, start="2026-11-26T18:00:00Z", end="2026-11-26T18:30:00Z", engine=engine, max_workers=1, progress=False)
+
+    assert sorted(got.frame["event_id"]) == ["e-inside", "e-start"]
+    assert got.out_of_range == 3
+    assert len(calls) == (1 if engine == "auto" else 0)  # the fast path read it (or, for "python", did not)

@@ -440,3 +440,30 @@ def test_notebook_numbers_from_the_environment_name_the_variable_when_wrong():
         cm.env_number("TTL_ARCHIVE_COST_HORIZON_MONTHS", 36, int, environ={"TTL_ARCHIVE_COST_HORIZON_MONTHS": "2.5"})
     with pytest.raises(ValueError, match="TTL_ARCHIVE_COST_OTHER_TABLES_GB must be a finite number >= 0"):
         cm.env_number("TTL_ARCHIVE_COST_OTHER_TABLES_GB", 0, environ={"TTL_ARCHIVE_COST_OTHER_TABLES_GB": "-3"})
+
+
+# ---------------------------------------------------------------- bugs a user would pay for (issue 15)
+
+
+def test_glacier_flexible_and_deep_archive_have_no_128_kb_minimum_but_40_kb_of_overhead():
+    # The 128 KB minimum billable size is Standard-IA's and Glacier Instant Retrieval's only.
+    assert cm.billed_object_kb(100, "GLACIER") == (132, 8)
+    assert cm.billed_object_kb(100, "DEEP_ARCHIVE") == (132, 8)
+    assert cm.billed_object_kb(1, "GLACIER") == (33, 8)
+    assert cm.billed_object_kb(100, "STANDARD") == (100, 0)
+    # 1,000 objects of 100 KB moved to Glacier Flexible Retrieval after 30 days (small objects allowed):
+    # from month 3 on, 1000 x (100 + 32) KB at the Glacier rate (0.0036) + 1000 x 8 KB at Standard's (0.023).
+    x = backlog_inputs(compression_ratio=10.24, lifecycle_min_size="varies_by_storage_class")
+    r = cm.compute_scenario(x, glacier_after(30))
+    assert r.monthly.loc[3, "s3_storage"] == pytest.approx(1000 * 100 / GB_IN_KB * 0.0036)
+    assert r.monthly.loc[3, "s3_object_overhead"] == pytest.approx(1000 * 32 / GB_IN_KB * 0.0036 + 1000 * 8 / GB_IN_KB * 0.023)
+    assert not any("billed as 128 KB" in n for n in r.notes)
+
+
+def test_reading_back_from_the_table_is_priced_as_eventually_consistent_reads():
+    # 10% of the 1000 MiB table read back each month: 0.1 x 1000 MiB / 4 KB = 25,600 reads of 4 KB,
+    # eventually consistent = 0.5 RRU each: 12,800 RRU x 0.125 USD per million = 0.0016 USD.
+    x = backlog_inputs(read_back_share=0.1)
+    r = cm.compute_scenario(x, Scenario(cm.BASELINE, "dynamodb", table_class="STANDARD"))
+    assert r.monthly["dynamodb_reads"].tolist() == pytest.approx([0.0016] * 4)
+    assert cm.compute_scenario(backlog_inputs(), Scenario(cm.BASELINE, "dynamodb", table_class="STANDARD")).monthly["dynamodb_reads"].sum() == 0

@@ -255,3 +255,19 @@ def test_records_older_than_the_maximum_age_are_discarded_with_record_age_exceed
     assert message["requestContext"]["condition"] == "RecordAgeExceeded"
     assert message["DDBStreamBatchInfo"]["batchSize"] == 1
     assert len(spy_calls(session, bucket)) >= 1
+
+
+def test_an_invalid_filter_pattern_matches_nothing_and_a_valid_one_still_matches():
+    """AWS refuses an invalid pattern at CreateEventSourceMapping; the local trigger (moto accepts any
+    text) must never read it as "match everything": that would archive inserts and user deletes."""
+    from helpers.local.runtime.trigger import matches_filters
+
+    remove = {"eventName": "REMOVE", "userIdentity": {"type": "Service", "principalId": "dynamodb.amazonaws.com"}}
+    insert = {"eventName": "INSERT"}
+    ttl_only = {"Pattern": json.dumps({"userIdentity": {"type": ["Service"], "principalId": ["dynamodb.amazonaws.com"]}})}
+    for broken in ("{not json", '{"eventName": "REMOVE"}', "[1, 2]"):
+        assert not matches_filters(remove, [{"Pattern": broken}]), broken
+        assert not matches_filters(insert, [{"Pattern": broken}]), broken
+        # one broken filter beside a valid one: the valid one still decides
+        assert matches_filters(remove, [{"Pattern": broken}, ttl_only]) and not matches_filters(insert, [{"Pattern": broken}, ttl_only])
+    assert matches_filters(insert, []) and matches_filters(insert, [{"Pattern": "{}"}])  # no filter: everything

@@ -141,3 +141,24 @@ def test_status_counts_the_items_swept(session, stack):
     before = runtime_status()["TtlSweeper"].get("items_deleted", 0)
     put_items(session, table, [item(f"k{n}", int(time.time()) - 5) for n in range(3)])
     wait_for(lambda: runtime_status()["TtlSweeper"].get("items_deleted", 0) >= before + 3, "the counter", timeout=10)
+
+
+def test_an_item_expires_only_once_its_ttl_second_has_passed_and_not_beyond_five_years():
+    """AWS's rule at its edges: the TTL must be earlier than now (equal is not expired yet) and not more
+    than five years in the past; anything but a Number never expires."""
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    from helpers.local.runtime.sweeper import FIVE_YEARS_SECONDS, is_expired
+
+    def with_ttl(value):
+        return Item(DynamoType({"S": "a"}), None, {"id": {"S": "a"}, "expires_at": value})
+
+    now = 1_800_000_000
+    assert not is_expired(with_ttl({"N": str(now)}), "expires_at", now)  # equal to the current second
+    assert is_expired(with_ttl({"N": str(now)}), "expires_at", now + 1)
+    assert is_expired(with_ttl({"N": f"{now - 1}.999"}), "expires_at", now)
+    assert not is_expired(with_ttl({"N": str(now + 1)}), "expires_at", now)
+    assert is_expired(with_ttl({"N": str(now - FIVE_YEARS_SECONDS)}), "expires_at", now)  # exactly five years: still in
+    assert not is_expired(with_ttl({"N": str(now - FIVE_YEARS_SECONDS - 1)}), "expires_at", now)
+    assert not is_expired(with_ttl({"S": str(now - 60)}), "expires_at", now)
+    assert not is_expired(with_ttl({"N": str(now - 60)}), "other_attribute", now)

@@ -7,10 +7,17 @@ import io
 import zipfile
 
 import pytest
+from botocore.exceptions import ClientError
 
 from helpers import firehose, iam, tagging
 from helpers.settings import Settings
 from helpers.teardown import DELETED, KEPT, NOT_FOUND, WOULD_DELETE, teardown
+
+# The error codes AWS answers for a resource that does not exist (Lambda and DynamoDB, IAM, S3's HEAD, SQS).
+NOT_FOUND_CODES = frozenset({
+    "ResourceNotFoundException", "NoSuchEntity", "404", "NoSuchBucket",
+    "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist",
+})
 
 ORDER = [
     "event source mapping",
@@ -102,8 +109,10 @@ def exists(session, settings: Settings) -> dict[str, bool]:
     def ok(call) -> bool:
         try:
             call()
-        except Exception:  # noqa: BLE001 - any "not found" shape counts as absent
-            return False
+        except ClientError as err:  # only a "not found" answer means absent; anything else fails the test
+            if err.response.get("Error", {}).get("Code") in NOT_FOUND_CODES:
+                return False
+            raise
         return True
 
     lam = session.client("lambda")
@@ -250,3 +259,45 @@ def test_settings_without_a_bucket_name_get_it_from_the_account(session, stack, 
     (bucket,) = [e for e in report.entries if e.kind == "S3 bucket"]
     assert bucket.name == dataclasses.replace(settings).with_account(ident.account_id, ident.region).bucket_name
     assert bucket.status == NOT_FOUND
+
+
+def test_a_table_with_deletion_protection_is_kept_with_the_reason_and_the_rest_goes(session, stack, ident):
+    settings = build_stack(session, Settings(stack=stack), ident, tags=Settings(stack=stack).tags())
+    ddb = session.client("dynamodb")
+    ddb.update_table(TableName=settings.table_name, DeletionProtectionEnabled=True)
+
+    preview = teardown(session, settings, dry_run=True)
+    report = teardown(session, settings)
+
+    for run in (preview, report):
+        (table,) = [e for e in run.entries if e.kind == "DynamoDB table"]
+        assert table.status == KEPT and "deletion protection is on" in table.reason, str(run)
+    assert ddb.describe_table(TableName=settings.table_name)["Table"]["TableName"] == settings.table_name
+    assert report.status_of("S3 bucket") == [DELETED] and report.status_of("Lambda function") == [DELETED]
+    # force=True does not override the protection either: the owner turns it off first.
+    assert teardown(session, settings, force=True).status_of("DynamoDB table") == [KEPT]
+    ddb.update_table(TableName=settings.table_name, DeletionProtectionEnabled=False)
+    assert teardown(session, settings).status_of("DynamoDB table") == [DELETED]
+    assert not exists(session, settings)["table"]
+
+
+def test_the_exists_helper_fails_on_an_error_that_is_not_not_found(session, stack, ident):
+    """exists() must not read "access denied" or a broken client as "absent" (the deletion checks would
+    pass for the wrong reason)."""
+    settings = Settings(stack=stack).with_account(ident.account_id, ident.region)
+
+    class Broken:
+        def __init__(self, real):
+            self.real = real
+
+        def client(self, name, *args, **kwargs):
+            client = self.real.client(name, *args, **kwargs)
+            if name == "dynamodb":
+                def denied(**_):
+                    raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "DescribeTable")
+                client.describe_table = denied
+            return client
+
+    assert exists(session, settings)["table"] is False  # absent: a real "not found"
+    with pytest.raises(ClientError, match="AccessDenied"):
+        exists(Broken(session), settings)
