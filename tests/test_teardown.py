@@ -176,7 +176,7 @@ def test_a_bucket_holding_objects_is_kept_unless_forced(session, stack, ident):
 @pytest.mark.parametrize("existing_table", [False, True])
 def test_a_table_the_project_did_not_create_is_kept_unless_forced(session, stack, ident, existing_table):
     settings = Settings(stack=stack, existing_table=existing_table)
-    build_stack(session, settings, ident, tags=settings.tags())
+    settings = build_stack(session, settings, ident, tags=settings.tags())  # with the account: the bucket's name
     # The table belongs to the application: no stack tags (existing-table mode never tags it).
     ddb = session.client("dynamodb")
     arn = ddb.describe_table(TableName=settings.table_name)["Table"]["TableArn"]
@@ -202,7 +202,7 @@ def test_a_table_the_project_did_not_create_is_kept_unless_forced(session, stack
 
 def test_a_tagged_table_in_existing_table_mode_is_still_kept(session, stack, ident):
     settings = Settings(stack=stack, existing_table=True)
-    build_stack(session, settings, ident, tags=settings.tags())
+    settings = build_stack(session, settings, ident, tags=settings.tags())  # with the account: the bucket's name
     report = teardown(session, settings)
     assert report.status_of("DynamoDB table") == [KEPT]
     assert exists(session, settings)["table"]
