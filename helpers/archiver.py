@@ -668,7 +668,9 @@ def _sleep(seconds: float) -> None:
 
 
 def _error_code(err) -> str:
-    return str(getattr(err, "response", {}).get("Error", {}).get("Code", ""))
+    # botocore's network errors (ReadTimeoutError, ConnectionClosedError) carry ``response=None``.
+    response = getattr(err, "response", None)
+    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
 
 
 def _is_retryable(err) -> bool:
