@@ -40,12 +40,16 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def local_aws() -> str:
-    """The embedded local AWS for this test run (its own port); stopped at the end."""
+    """The embedded local AWS for this test run (its own port); stopped at the end when this run
+    started it (``make mutation`` runs many test sessions against one server on TTL_ARCHIVE_TEST_PORT)."""
     from helpers import local
+    from helpers.local import server
 
+    started = not server.health(server.configured_port())
     url = local.ensure_running()
     yield url
-    local.stop()
+    if started:
+        local.stop()
 
 
 @pytest.fixture

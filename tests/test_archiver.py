@@ -27,6 +27,15 @@ KIB_1000 = 1_024_000
 MIB_4 = 4 * 1024 * 1024
 
 
+@pytest.fixture(autouse=True)
+def fresh_caches():
+    """The archiver caches attribute-name, day and source texts across invocations; each test starts
+    empty, so a test never passes on text an earlier test put there (mutation testing showed it)."""
+    for cache in (archiver._key_cache, archiver._day_cache, archiver._source_cache):
+        cache.clear()
+    yield
+
+
 # --------------------------------------------------------------------------------------------------
 # Building Lambda events
 # --------------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import pytest
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 
 from helpers import archiver
+from tests.test_archiver import fresh_caches  # noqa: F401 - autouse: every test starts with empty caches
 from tests.test_archiver import FakeContext, FakeFirehose, client_error, read_lines, run, seqs, stream_record, ttl_batch
 
 
@@ -216,3 +217,64 @@ def test_split_items_are_sized_to_the_record_target_and_delivered_in_the_fewest_
     assert result.split_items == 1 and max(sizes) <= 1365 and all(sum(map(len, call)) <= 4096 for call in fake.calls)
     assert len(fake.calls) == -(-len(sizes) // 3)
     assert read_lines(fake.stored)[0]["item"]["s"] == "z" * 10_000
+
+
+# ---------------------------------------------------------------------- encoding paths the Lambda event does not take
+def test_bytes_values_are_written_as_base64_like_the_lambda_events_text():
+    image = {"id": {"S": "k"}, "b": {"B": b"\x00\x01"}, "bs": {"BS": [b"\x02", b"\x01\x00"]},
+             "m": {"M": {"inner": {"B": bytearray(b"\xff")}}}, "l": {"L": [{"B": b"\x07"}, {"N": "007"}, {"S": "x"}]}}
+    text, types = archiver.image_to_json_typed(image)
+    assert text == '{"id":"k","b":"AAE=","bs":["AQA=","Ag=="],"m":{"inner":"/w=="},"l":["Bw==",7,"x"]}'
+    assert types == '{"b":"B","bs":"BS","m":{"inner":"B"},"l":{"0":"B"}}'
+    assert archiver.attribute_value_to_json({"B": b"\x01"}) == '"AQ=="'
+
+
+def test_deleted_at_from_every_accepted_time_shape():
+    from datetime import datetime, timedelta, timezone
+
+    iso = archiver._iso_utc
+    assert iso(1_764_180_000) == "2025-11-26T18:00:00Z"
+    assert iso(1_764_180_061) == "2025-11-26T18:01:01Z"
+    assert iso(1_764_180_000.25) == "2025-11-26T18:00:00.250000Z"
+    assert iso("1764180000.5") == "2025-11-26T18:00:00.500000Z"
+    assert iso(datetime(2025, 11, 26, 18, 0, 0, 7)) == "2025-11-26T18:00:00.000007Z"  # naive: UTC
+    assert iso(datetime(2025, 11, 26, 19, 30, tzinfo=timezone(timedelta(hours=1, minutes=30)))) == "2025-11-26T18:00:00Z"
+    assert iso(None) is None and iso(True) is None
+    with pytest.raises(ValueError, match="not a time"):
+        iso(float("nan"))
+    assert iso(0) == "1970-01-01T00:00:00Z" and iso(-1) == "1969-12-31T23:59:59Z"
+
+
+def test_table_and_region_come_from_the_stream_arn_when_the_record_lacks_them():
+    record = stream_record(0)
+    del record["awsRegion"]
+    doc = json.loads(archiver.archive_line(record))
+    assert (doc["table"], doc["region"]) == ("orders", "eu-west-1")
+    record["eventSourceARN"] = "not-an-arn"
+    doc = json.loads(archiver.archive_line(record))
+    assert (doc["table"], doc["region"], doc["event_source_arn"]) == (None, None, "not-an-arn")
+    del record["eventSourceARN"]
+    record["awsRegion"] = "ap-south-1"
+    doc = json.loads(archiver.archive_line(record))
+    assert (doc["table"], doc["region"], doc["event_source_arn"]) == (None, "ap-south-1", None)
+
+
+def test_without_a_lambda_context_the_time_budget_is_sixty_seconds():
+    left = archiver._time_left(object())()
+    assert 59_000 < left <= 60_000
+    context = FakeContext(remaining_ms=1234)
+    assert archiver._time_left(context)() == 1234
+
+
+def test_the_default_firehose_client_has_short_timeouts_and_no_botocore_retries(monkeypatch):
+    monkeypatch.setattr(archiver, "_firehose_client", None)
+    client = archiver.firehose_client()
+    assert archiver.firehose_client() is client and client.meta.service_model.service_name == "firehose"
+    config = client.meta.config
+    assert (config.connect_timeout, config.read_timeout) == (5, 20)
+    assert config.retries == {"total_max_attempts": 1, "mode": "standard"}
+    fake = FakeFirehose()
+    archiver.set_firehose_client(fake)
+    assert archiver.firehose_client() is fake
+    archiver.set_firehose_client(None)
+    assert archiver.firehose_client() is not fake
