@@ -278,3 +278,92 @@ def test_the_default_firehose_client_has_short_timeouts_and_no_botocore_retries(
     assert archiver.firehose_client() is fake
     archiver.set_firehose_client(None)
     assert archiver.firehose_client() is not fake
+
+
+# ---------------------------------------------------------------------- configuration edges
+@pytest.mark.parametrize("name, low, high", [
+    ("MAX_RECORD_BYTES", 1024, 1_024_000), ("MAX_BATCH_RECORDS", 1, 500),
+    ("MAX_BATCH_BYTES", 1024, 4 * 1024 * 1024), ("SAFETY_MARGIN_MS", 0, 900_000),
+])
+def test_each_limit_accepts_its_bounds_and_names_itself_just_outside(name, low, high):
+    field = name.lower()
+    for value in (low, high):
+        assert getattr(archiver.load_config({"DELIVERY_STREAM_NAME": "s", name: str(value)}), field) == value
+    for value in (low - 1, high + 1):
+        with pytest.raises(archiver.ConfigError, match=rf"{name}={value} is out of range: it must be between {low:,} and {high:,} \("):
+            archiver.load_config({"DELIVERY_STREAM_NAME": "s", name: str(value)})
+    with pytest.raises(archiver.ConfigError, match=rf"{name}='x' is not an integer \("):
+        archiver.load_config({"DELIVERY_STREAM_NAME": "s", name: "x"})
+
+
+def test_blank_settings_take_their_defaults():
+    config = archiver.load_config({"DELIVERY_STREAM_NAME": " s ", "MAX_RECORD_BYTES": "  ", "SAFETY_MARGIN_MS": "",
+                                   "TTL_ATTRIBUTE": "", "LOG_LEVEL": ""})
+    assert config == archiver.Config(delivery_stream_name="s")
+    assert config.log_level == "INFO" and config.safety_margin_ms == 3_000
+    assert archiver.load_config({"DELIVERY_STREAM_NAME": "s", "LOG_LEVEL": " debug "}).log_level == "DEBUG"
+    assert archiver.load_config({"DELIVERY_STREAM_NAME": "s", "TTL_ATTRIBUTE": "gone_at"}).ttl_attribute == "gone_at"
+
+
+def test_a_missing_stream_name_and_a_too_long_ttl_attribute_name_their_variable():
+    for env in ({}, {"DELIVERY_STREAM_NAME": "   "}):
+        with pytest.raises(archiver.ConfigError, match="^DELIVERY_STREAM_NAME is not set"):
+            archiver.load_config(env)
+    assert archiver.load_config({"DELIVERY_STREAM_NAME": "s", "TTL_ATTRIBUTE": "é" * 127 + "a"}).ttl_attribute.endswith("a")  # 255 bytes
+    with pytest.raises(archiver.ConfigError, match="^TTL_ATTRIBUTE is longer than 255 bytes"):
+        archiver.load_config({"DELIVERY_STREAM_NAME": "s", "TTL_ATTRIBUTE": "é" * 128})  # 256 bytes
+    assert archiver.load_config({"DELIVERY_STREAM_NAME": "a" * 64}).delivery_stream_name == "a" * 64
+    with pytest.raises(archiver.ConfigError, match="DELIVERY_STREAM_NAME='a{65}' is not a Firehose stream name"):
+        archiver.load_config({"DELIVERY_STREAM_NAME": "a" * 65})
+    with pytest.raises(archiver.ConfigError, match="LOG_LEVEL='LOUD' must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL"):
+        archiver.load_config({"DELIVERY_STREAM_NAME": "s", "LOG_LEVEL": "loud"})
+
+
+# ---------------------------------------------------------------------- line details and the logged counts
+@pytest.mark.parametrize("ttl, written", [("007", "7"), ("+5", "5"), ("1.50", "1.50"), ("1E3", "1E3"), (".5", "0.5"), ("1764180000", "1764180000")])
+def test_the_ttl_number_is_written_as_json_whatever_its_spelling(ttl, written):
+    record = stream_record(0, {"id": {"S": "k"}, "expires_at": {"N": ttl}})
+    line = archiver.archive_line(record)
+    assert f'"ttl":{written},' in line and json.loads(line)["ttl"] is not None
+
+
+def test_a_record_without_keys_writes_keys_null_and_an_item_without_typed_values_no_types():
+    record = stream_record(0, {"id": {"S": "k"}, "n": {"N": "1"}})
+    del record["dynamodb"]["Keys"]
+    line = archiver.archive_line(record)
+    assert '"keys":null,' in line and '"types"' not in line
+    typed = archiver.archive_line(stream_record(1, {"id": {"S": "k"}, "tags": {"SS": ["b", "a"]}}))
+    assert '"item":{"id":"k","tags":["a","b"]},"types":{"tags":"SS"},"format":2}' in typed
+
+
+def test_deliver_without_stats_and_the_counts_the_invocation_logs(top_of_jitter):
+    records = [archiver.FirehoseRecord(b"a\n" * n, n, n) for n in (1, 2, 3)]
+    config = archiver.Config(delivery_stream_name="archive")
+    context = FakeContext()
+    assert archiver.deliver(records, FakeFirehose(), config, context.get_remaining_time_in_millis, sleep=context.sleep) == [True] * 3
+
+    # throttled once, then record 1 fails once, then all stored: 3 calls, 3 + 3 + 1 records sent
+    fake = FakeFirehose(script=[client_error("ThrottlingException"), {1}, None])
+    stats = archiver.DeliveryStats()
+    assert archiver.deliver(records, fake, config, context.get_remaining_time_in_millis, sleep=context.sleep, stats=stats) == [True] * 3
+    assert (stats.calls, stats.records_sent, stats.bytes_sent) == (3, 7, 12 + 12 + 4)
+    assert (stats.retried, stats.throttled_calls, stats.out_of_time) == (4, 1, False)
+    assert stats.error_codes == {"ThrottlingException": 3, "ServiceUnavailableException": 1}
+    assert context.sleeps == [0.1, 0.2]
+
+
+def test_the_summary_logged_per_invocation_has_every_count():
+    records = [stream_record(0), stream_record(1, event="INSERT"), stream_record(2, {"id": {"S": "big"}, "s": {"S": "z" * 3000}}),
+               stream_record(3, event="REMOVE", identity=None)]
+    fake = FakeFirehose(script=[{0}])
+    result, fake, _ = run(records, fake, max_record_bytes=1024, max_batch_records=500)
+    summary = result.summary()
+    assert summary == {
+        "seen": 4, "archived": 2, "skipped": 2, "skipped_by_reason": {"insert": 1, "user_delete": 1}, "failed": 0,
+        "batch_item_failures": 0, "retried": 1, "lines": result.lines, "split_items": 1,
+        "payload_bytes": result.payload_bytes, "firehose_records": result.firehose_records,
+        "firehose_calls": 2, "firehose_records_sent": result.firehose_records + 1,
+        "firehose_bytes_sent": result.payload_bytes + len(fake.calls[1][0]),
+        "firehose_error_codes": {"ServiceUnavailableException": 1}, "out_of_time": False,
+    }
+    assert result.lines > 3 and result.payload_bytes == sum(len(d) for d in fake.stored)
