@@ -367,3 +367,33 @@ def test_the_summary_logged_per_invocation_has_every_count():
         "firehose_error_codes": {"ServiceUnavailableException": 1}, "out_of_time": False,
     }
     assert result.lines > 3 and result.payload_bytes == sum(len(d) for d in fake.stored)
+
+
+def test_typed_values_nested_in_lists_and_maps_keep_their_place_in_the_types_tree():
+    image = {"id": {"S": "k"}, "l": {"L": [{"M": {"b": {"B": "AQ=="}, "s": {"S": "x"}}}, {"L": [{"S": "y"}, {"NS": ["2", "1"]}]},
+                                             {"M": {"plain": {"N": "1"}}}, {"L": []}]},
+             "m": {"M": {"deep": {"L": [{"SS": ["b", "a"]}]}, "flat": {"BOOL": True}, "none": {"NULL": True}}}}
+    text, types = archiver.image_to_json_typed(image)
+    assert text == '{"id":"k","l":[{"b":"AQ==","s":"x"},["y",[1,2]],{"plain":1},[]],"m":{"deep":[["a","b"]],"flat":true,"none":null}}'
+    assert types == '{"l":{"0":{"b":"B"},"1":{"1":"NS"}},"m":{"deep":{"0":"SS"}}}'
+    assert archiver.image_to_json(image) == text  # the same item text without the tree (keys use it)
+    assert archiver.image_to_json({"k": {"L": [{"M": {"a": {"N": "007"}}}, {"L": [{"S": "s"}]}]}}) == '{"k":[{"a":7},["s"]]}'
+
+
+def test_every_malformed_value_is_a_value_error_naming_what_is_wrong():
+    with pytest.raises(ValueError, match="exactly one type key, got \\['N', 'S'\\]"):
+        archiver.attribute_value_to_json({"S": "a", "N": "1"})
+    with pytest.raises(ValueError, match="unknown DynamoDB type 'Q'"):
+        archiver.attribute_value_to_json({"Q": 1})
+    with pytest.raises(ValueError, match="malformed AttributeValue"):
+        archiver.attribute_value_to_json({"B": 1.5})
+    with pytest.raises(ValueError, match="malformed item image"):
+        archiver.image_to_json_typed({"b": {"B": 1.5}})
+    with pytest.raises(ValueError, match="not a DynamoDB number: 'abc'"):
+        archiver.attribute_value_to_json({"N": "abc"})
+    with pytest.raises(ValueError, match="not a DynamoDB number: 'Infinity'"):
+        archiver.attribute_value_to_json({"N": "Infinity"})
+    record = stream_record(0)
+    record["dynamodb"]["ApproximateCreationDateTime"] = "soon"
+    with pytest.raises(ValueError, match="bad ApproximateCreationDateTime"):
+        archiver.archive_line(record)
