@@ -397,3 +397,16 @@ def test_every_malformed_value_is_a_value_error_naming_what_is_wrong():
     record["dynamodb"]["ApproximateCreationDateTime"] = "soon"
     with pytest.raises(ValueError, match="bad ApproximateCreationDateTime"):
         archiver.archive_line(record)
+
+
+def test_a_backoff_that_ends_exactly_at_the_margin_still_sleeps_and_sends(top_of_jitter):
+    context = FakeContext(remaining_ms=3_100)  # after the first failure: 3,100 - 100 ms = the margin
+    result, fake, context = run(ttl_batch(1), FakeFirehose(script=[{0}]), context, safety_margin_ms=3_000)
+    assert context.sleeps == [0.1] and len(fake.calls) == 2 and result.batch_item_failures == []
+
+
+def test_the_default_sleep_is_time_sleep(monkeypatch):
+    slept = []
+    monkeypatch.setattr(archiver.time, "sleep", slept.append)
+    archiver._sleep(0.25)
+    assert slept == [0.25]
