@@ -410,3 +410,8 @@ def test_the_default_sleep_is_time_sleep(monkeypatch):
     monkeypatch.setattr(archiver.time, "sleep", slept.append)
     archiver._sleep(0.25)
     assert slept == [0.25]
+
+
+def test_several_typed_values_in_one_nested_list_are_all_in_the_types_tree():
+    image = {"l": {"L": [{"L": [{"B": "AQ=="}, {"S": "x"}, {"SS": ["a"]}]}]}}
+    assert archiver.image_to_json_typed(image)[1] == '{"l":{"0":{"0":"B","2":"SS"}}}'
