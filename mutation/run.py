@@ -2,9 +2,10 @@
 
 Each module is mutated in a work folder of its own (``build/mutation/<module>/``: a copy of ``helpers/``,
 ``tests/`` and ``pyproject.toml`` with that module's ``[tool.mutmut]``), with only its own test files as
-the runner, one module after the other (the machine is shared: ``--max-children 2``). Survivors listed in
-``mutation/accepted.txt`` (log text, equivalent mutants: each with its reason) are not shown again, so a
-run prints only the survivors nobody has looked at yet.
+the runner, one module after the other (the machine is shared: ``--max-children 2``). Survivors that only
+change log text or an error message's wording (``mutation/triage.py`` tells them) and those listed in
+``mutation/accepted.txt`` (equivalent mutants and the like, each with its reason) are not shown again, so
+a run prints only the survivors nobody has looked at yet.
 
     python mutation/run.py                 # every module
     python mutation/run.py archiver reader # some
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 WORK = ROOT / "build" / "mutation"
 ACCEPTED = ROOT / "mutation" / "accepted.txt"
 
@@ -92,13 +94,13 @@ def prepare(module: str) -> Path:
     return work
 
 
-def mutmut(work: Path, *args: str, check: bool = True) -> str:
+def mutmut(work: Path, *args: str, check: bool = True, with_errors: bool = False) -> str:
     exe = Path(sys.executable).parent / "mutmut"
     done = subprocess.run([str(exe), *args], cwd=work, text=True, capture_output=True, env=os.environ.copy())
     if check and done.returncode not in (0, 1):
         sys.stderr.write(done.stdout[-4000:] + done.stderr[-4000:])
         raise SystemExit(f"mutmut {' '.join(args)} failed in {work} (exit {done.returncode})")
-    return done.stdout
+    return done.stdout + (done.stderr if with_errors else "")
 
 
 def statuses(work: Path) -> dict[str, str]:
@@ -150,7 +152,10 @@ def run_module(module: str, sample: int, children: int) -> tuple[int, dict[str, 
     if sample > 1:
         mutmut(work, "run", "--max-children", str(children), "__no_such_mutant__", check=False)  # generates only
         names = sorted(statuses(work))[::sample]
-    mutmut(work, "run", "--max-children", str(children), *names, check=False)
+    out = mutmut(work, "run", "--max-children", str(children), *names, check=False, with_errors=True)
+    if "failed to collect stats" in out:
+        sys.stderr.write(out[-3000:])
+        raise SystemExit(f"{module}: the unmutated code fails its own tests (above): fix that first, or --deselect the test")
     seconds = time.monotonic() - started
     got = statuses(work)
     if names:
@@ -158,9 +163,25 @@ def run_module(module: str, sample: int, children: int) -> tuple[int, dict[str, 
     return round(seconds), got
 
 
+def text_mutants(work: Path, names: list[str]) -> dict[str, str]:
+    """The survivors that only change log text or an error message's wording (mutation/triage.py's
+    rules): accepted without a line in accepted.txt."""
+    import triage
+
+    funcs = triage.functions(work)
+    out = {}
+    for name in names:
+        found = triage.kind(funcs.get(name.rpartition("__mutmut_")[0] + "__mutmut_orig", ""), funcs.get(name, ""))
+        if found:
+            out[name] = found
+    return out
+
+
 def report(module: str, seconds: int, got: dict[str, str], ok: dict[str, str]) -> list[str]:
     killed = sum(1 for s in got.values() if s in ("killed", "timeout", "segfault"))
     survivors = sorted(n for n, s in got.items() if s in ("survived", "no tests", "suspicious"))
+    text = text_mutants(WORK / module, [n for n in survivors if n not in ok])
+    ok = {**ok, **text}
     new = [n for n in survivors if n not in ok]
     total = len(got)
     judged = total - (len(survivors) - len(new))
@@ -201,8 +222,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("modules", nargs="*", choices=[[], *MODULES], default=[])
     parser.add_argument("--sample", type=int, default=1, help="run every Nth mutant only")
     parser.add_argument("--max-children", type=int, default=2)
+    parser.add_argument("--deselect", action="append", default=[], help="a test node id to leave out (repeatable)")
     parser.add_argument("--list", action="store_true")
     args = parser.parse_args(argv)
+    for node in args.deselect:
+        PYTEST_ARGS.extend(["--deselect", node])
     if args.list:
         for name, (files, tests) in MODULES.items():
             print(f"{name}: {' '.join(files)}  <-  {' '.join(tests)}")
