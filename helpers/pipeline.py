@@ -6,7 +6,7 @@ and the end-to-end tests. The notebooks 01-04 walk through the same steps one at
 Order (each step needs what the ones before it return):
 
 1. DynamoDB table with a stream carrying old images and TTL on (:func:`helpers.dynamodb.ensure_table`)
-2. S3 archive bucket (:func:`helpers.s3.ensure_bucket`)
+2. S3 archive bucket (:func:`helpers.s3.ensure_bucket`), SSE-KMS with ``settings.kms_key_arn`` when set
 3. Firehose delivery role, then the Firehose stream to the bucket (:mod:`helpers.iam`, :mod:`helpers.firehose`)
 4. The trigger's failure queue (:mod:`helpers.failure_queue`)
 5. The archiver's execution role, scoped to this stream, delivery stream, log group and queue
@@ -104,6 +104,7 @@ def ensure_pipeline(
     """
     ident = identity or get_identity(session)
     settings = settings.with_account(ident.account_id, ident.region)
+    firehose.encryption_configuration(settings, bucket_region=ident.region)  # a KMS key of another region: refused before anything is created
     outcomes: list[Ensured] = []
 
     def step(call: Callable[[], Ensured]) -> Ensured:
