@@ -366,7 +366,7 @@ PARAMETERS: dict[str, tuple[Any, Rule]] = {
     "DELETE_ATHENA_TABLE": (False, Flag()),
 }
 # Read elsewhere with their own parsing (free text, or owned by another module): known, not checked here.
-KNOWN_UNCHECKED = {"PARQUET_PATH", "TEST_PORT", "LOCAL_FUNCTION_ARN", "SAMPLE_FOLDER", "ATHENA_DATABASE"}
+KNOWN_UNCHECKED = {"PARQUET_PATH", "TEST_PORT", "LOCAL_FUNCTION_ARN", "SAMPLE_FOLDER", "ATHENA_DATABASE", "LOCAL_STATE", "LOCAL_STATE_SAVE_SECONDS"}
 KNOWN_PREFIXES = ("COST_",)
 
 

@@ -155,10 +155,17 @@ def test_any_names_on_the_fast_path_lose_no_value(items):
 
 
 def format2(line: str, types: dict | None) -> str:
-    """A format-1 line as format 2: ``types`` (when given) after the item, then ``"format":2``."""
-    assert line.endswith(',"format":1}')
+    """The archiver's line of a plain item (format 2, no ``types``) with ``types`` (when given) after the item, where
+    the archiver writes it for an item holding B, SS, NS or BS: the reader takes the tree as written."""
+    assert line.endswith('},"format":2}') and not line.endswith('},"types":{}},"format":2}')
     typed = "" if types is None else ',"types":' + json.dumps(types, separators=(",", ":"))
-    return line[: -len(',"format":1}')] + typed + ',"format":2}'
+    return line[: -len(',"format":2}')] + typed + ',"format":2}'
+
+
+def format1(line: str) -> str:
+    """The same line as a format-1 archiver wrote it (before format 2: no ``types``)."""
+    assert line.endswith(',"format":2}')
+    return line[: -len(',"format":2}')] + ',"format":1}'
 
 
 def test_format_2_lines_read_like_format_1_with_their_types_in_an_envelope_column(tmp_path):
@@ -168,7 +175,7 @@ def test_format_2_lines_read_like_format_1_with_their_types_in_an_envelope_colum
     write(tmp_path, [
         format2(archiver.archive_line(record(0, plain)), None),
         format2(archiver.archive_line(record(1, typed)), types),
-        archiver.archive_line(record(2, plain)),
+        format1(archiver.archive_line(record(2, plain))),
     ], "a")
     write(tmp_path, [format2(archiver.archive_line(record(3, {"types": "an attribute"})), None)], "b")
 
@@ -184,7 +191,7 @@ def test_format_2_lines_read_like_format_1_with_their_types_in_an_envelope_colum
 def test_format_2_part_lines_are_joined_and_an_unknown_format_is_a_problem(tmp_path):
     line = format2(archiver.archive_line(record(0, {"blob": "AAE=", "essay": "ü" * 500})), {"blob": "B"})
     parts = [json.dumps({"part_of": "evt-0", "part": i, "parts": 3, "data": line[i * 400:(i + 1) * 400] if i < 2 else line[800:], "format": 2}) for i in range(3)]
-    future = archiver.archive_line(record(1, {"x": 1})).replace('"format":1}', '"format":3}')
+    future = archiver.archive_line(record(1, {"x": 1})).replace('"format":2}', '"format":3}')
     write(tmp_path, [*parts, future])
 
     result = ar.read_archive(tmp_path, progress=False)
