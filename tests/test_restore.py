@@ -231,6 +231,12 @@ def test_select_by_time_key_and_pandas_filter(sess, folder_archive):
     by_frame = archived_items.select(loaded, where=lambda f: (f["kind"] == "odd") & (f["n"] > 1))
     assert sorted(r.item["id"]["S"] for r in by_frame.records) == ["item-3", "item-5"]
     assert len(archived_items.select(loaded, where="kind == 'even'")) == 3
+    # Rows chosen on the reader's own frame (read_archive) select by event_id.
+    from helpers.archive_reader import read_archive
+
+    theirs = read_archive(str(folder_archive)).frame
+    picked = archived_items.select(loaded, event_ids=theirs.loc[theirs["kind"] == "odd", "event_id"])
+    assert sorted(r.item["id"]["S"] for r in picked.records) == ["item-1", "item-3", "item-5"]
     with pytest.raises(ValueError, match="NAME=VALUE"):
         archived_items.parse_key_filters(["id"])
 
