@@ -211,3 +211,20 @@ def test_parquet_keeps_names_that_differ_only_in_case_and_reserved_twins(tmp_pat
     back = ar.read_parquet(ar.write_parquet(frame, tmp_path / "out.parquet"))
 
     assert list(ar.iter_items(back)) == [{"pk": "k0", "expires_at": 1764180000, **item}]
+
+
+def test_the_fast_path_reads_format_2_and_keeps_each_types_tree_as_written(tmp_path, monkeypatch):
+    typed = {"blob": "AAE=", "tags": ["a", "b"], "m": {"inner": ["AQ=="], "x": 1}}
+    trees = [{"blob": "B", "tags": "SS", "m": {"inner": "BS"}}, {"blob": "B"}, None]
+    items = [typed, {"blob": "AA=="}, {"n": 1}]
+    write(tmp_path, [format2(archiver.archive_line(record(n, item)), tree) for n, (item, tree) in enumerate(zip(items, trees))])
+    accepted = []
+    real = _fast._arrow_table
+    monkeypatch.setattr(_fast, "_arrow_table", lambda text: accepted.append(real(text)) or accepted[-1])
+
+    fast = ar.read_archive(tmp_path, progress=False)
+
+    assert accepted and fast.problems == []
+    # Arrow gives every row the union of the trees' keys; the reader drops what a line did not write.
+    assert fast.frame["types"].tolist() == trees
+    assert fast.frame["types"].tolist() == ar.read_archive(tmp_path, progress=False, engine="python").frame["types"].tolist()

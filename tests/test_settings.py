@@ -9,6 +9,8 @@ import os
 import subprocess
 import sys
 
+from pathlib import Path
+
 import pytest
 
 from helpers import cli, pipeline, settings as settings_mod, target
@@ -211,3 +213,23 @@ def test_an_unreachable_endpoint_is_one_sentence_naming_it(monkeypatch):
     assert result.returncode == 3, result.stderr
     assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
     assert "Could not reach http://127.0.0.1:9" in result.stderr and "AWS_ENDPOINT_URL" in result.stderr
+
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9]*.ipynb"))
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_every_notebook_stops_in_its_parameters_cell_and_creates_nothing(notebook, session, stack, monkeypatch):
+    """The cells up to the parameters cell, as a kernel runs them (in this process, to stay fast)."""
+    import nbformat
+
+    monkeypatch.setenv("TTL_ARCHIVE_STACK", stack)
+    monkeypatch.setenv("TTL_ARCHIVE_EXISTING_TABLE", "ture")  # accepted as "new-table mode" before this check existed
+    namespace: dict = {"display": print}
+    with pytest.raises(SettingsError, match=r"invalid TTL_ARCHIVE_EXISTING_TABLE='ture'"):
+        for cell in nbformat.read(notebook, as_version=4).cells:
+            if cell.cell_type == "code":
+                exec("\n".join(line for line in cell.source.splitlines() if not line.startswith("%")), namespace)  # noqa: S102
+                if "parameters" in cell.metadata.get("tags", []):
+                    break
+    assert _snapshot(session, stack) == []

@@ -116,9 +116,9 @@ def main(argv: Sequence[str] | None = None, commands: Sequence[str] | None = Non
         return int(exit_.code or 0)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr, format="%(name)s %(levelname)s %(message)s")
     module = args._module
-    ctx = Context(args)
     try:
-        ctx._overrides, ctx._sources = _overrides(args, module)
+        overrides, sources = _overrides(args, module)
+        ctx = Context(args, overrides=overrides, sources=sources)
         if getattr(module, "NEEDS_SETTINGS", True):
             ctx.settings  # noqa: B018 - parse every setting before the command does anything
         result = module.run(args, ctx)

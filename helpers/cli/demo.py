@@ -35,6 +35,8 @@ def run(args: argparse.Namespace, ctx: Context) -> Result:
         raise UsageError("--items must be a whole number from 1 to 1000000")
     if args.future < 0 or not args.timeout > 0:
         raise UsageError("--future must be 0 or more and --timeout greater than 0")
+    if ctx.settings.ttl_attribute in (ctx.settings.partition_key, ctx.settings.sort_key):
+        raise UsageError(f"the demo's test items need a TTL attribute apart from their key; TTL_ARCHIVE_TTL_ATTRIBUTE={ctx.settings.ttl_attribute} is a key attribute")
     if ctx.target != "local":
         raise UsageError("the demo runs on the embedded local AWS only; on AWS use 'ttl-archive deploy' then 'ttl-archive verify'")
     sess = ctx.session()
