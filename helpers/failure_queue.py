@@ -115,6 +115,22 @@ def peek_failures(session: Any, settings: Settings, *, max_messages: int = 10) -
     return out
 
 
+def note_count(session: Any, queue_name: str) -> int | None:
+    """Notes in the queue (visible plus in flight, SQS's approximate counts); None when there is no queue."""
+    sqs = session.client("sqs")
+    try:
+        url = _queue_url(sqs, queue_name)
+        if url is None:
+            return None
+        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+    except ClientError as err:
+        if err.response["Error"]["Code"] in {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}:
+            return None
+        raise
+    return sum(int(attributes.get(name, 0)) for name in names)
+
+
 def delete_failure_queue(session: Any, settings: Settings) -> bool:
     """Delete the failure queue. Returns False when it did not exist ("not found" = done)."""
     sqs = session.client("sqs")

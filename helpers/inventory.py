@@ -222,7 +222,8 @@ def _queue(session: Any, settings: Settings, inv: Inventory) -> None:
     ours = tagging.is_ours(sqs.list_queue_tags(QueueUrl=url).get("Tags", {}), settings.stack)
     inv.resources.append(Resource("SQS queue", name, True, ours, f"{depth} failure record(s)"))
     if depth:
-        inv.warnings.append(f"the failure queue {name} holds {depth} record(s): batches the trigger gave up on; replay them from the stream within 24 hours")
+        inv.warnings.append(f"the failure queue {name} holds {depth} note(s) of batches the trigger gave up on: run `ttl-archive redrive` "
+                            "while their records are still in the stream (24 hours)")
 
 
 def _function(session: Any, settings: Settings, inv: Inventory) -> None:

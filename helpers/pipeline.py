@@ -6,13 +6,13 @@ and the end-to-end tests. The notebooks 01-04 walk through the same steps one at
 Order (each step needs what the ones before it return):
 
 1. DynamoDB table with a stream carrying old images and TTL on (:func:`helpers.dynamodb.ensure_table`)
-2. S3 archive bucket (:func:`helpers.s3.ensure_bucket`)
+2. S3 archive bucket (:func:`helpers.s3.ensure_bucket`), SSE-KMS with ``settings.kms_key_arn`` when set
 3. Firehose delivery role, then the Firehose stream to the bucket (:mod:`helpers.iam`, :mod:`helpers.firehose`)
 4. The trigger's failure queue (:mod:`helpers.failure_queue`)
 5. The archiver's execution role, scoped to this stream, delivery stream, log group and queue
 6. The function's log group with retention, then the function (:mod:`helpers.lambda_function`)
 7. The trigger (:mod:`helpers.trigger`), last: from then on TTL deletes are archived
-8. The alarms (:mod:`helpers.alarms`)
+8. The alarm topic when the settings ask for one (:mod:`helpers.alarm_topic`), then the alarms (:mod:`helpers.alarms`)
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any, Callable, TypeVar
 
 from botocore.exceptions import ClientError
 
-from . import alarms, dynamodb, failure_queue, firehose, iam, lambda_function, s3, trigger
+from . import alarm_topic, alarms, dynamodb, failure_queue, firehose, iam, lambda_function, s3, trigger
 from .outcome import Ensured
 from .settings import Settings
 from .target import Identity, identity as get_identity
@@ -104,6 +104,7 @@ def ensure_pipeline(
     """
     ident = identity or get_identity(session)
     settings = settings.with_account(ident.account_id, ident.region)
+    firehose.encryption_configuration(settings, bucket_region=ident.region)  # a KMS key of another region: refused before anything is created
     outcomes: list[Ensured] = []
 
     def step(call: Callable[[], Ensured]) -> Ensured:
@@ -134,7 +135,10 @@ def ensure_pipeline(
             session, settings, stream_arn=stream, failure_queue_arn=queue_arn, batch_size=batch_size, batching_window_seconds=batching_window_seconds
         )
     )
-    for alarm in _again_if_raced(lambda: alarms.ensure_alarms(session, settings)):
+    actions: list[str] = []
+    if settings.alarm_topic:
+        actions = [step(lambda: alarm_topic.ensure_alarm_topic(session, settings, ident)).description["TopicArn"]]
+    for alarm in _again_if_raced(lambda: alarms.ensure_alarms(session, settings, alarm_actions=actions)):
         step(lambda alarm=alarm: alarm)
     return Pipeline(
         settings=settings,

@@ -11,7 +11,7 @@ are whole where they must be (``5``, not ``5.0`` or ``five``), an empty value me
 
 Adding a setting is one line in :class:`Settings`::
 
-    kms_key: str | None = setting("KMS_KEY", None, Text(r"...", "a KMS key id, key ARN or alias ARN", optional=True))
+    parallelization_factor: int = setting("PARALLELIZATION_FACTOR", 1, Whole(1, 10))
 
 Variables that are not fields (what ``05_verify`` writes, the local runtime's knobs...) are listed in
 :data:`PARAMETERS`; :func:`parameter` reads one strictly, and :meth:`Settings.from_env` checks every one
@@ -212,10 +212,19 @@ class Settings:
     glacier_after_days: int = setting("GLACIER_AFTER_DAYS", 90, Whole(0, 36500))
     delivery_stream_name: str = setting(None, "", Name(validation.delivery_stream_name, derived=True))
     firehose_role_name: str = setting(None, "", Name(validation.role_name, derived=True))
+    # Optional SSE-KMS with a customer managed key in the bucket's region (None: SSE-S3). Carried through the bucket's
+    # default encryption, the Firehose role's KMS statement and the Firehose destination (docs/scale.md, helpers.iam).
+    kms_key_arn: str | None = setting("KMS_KEY", None, Text(validation.KMS_KEY_ARN_PATTERN, validation.KMS_KEY_ARN_RULE, optional=True))
     # Lambda
     function_name: str = setting(None, "", Name(validation.function_name, derived=True))
     lambda_role_name: str = setting(None, "", Name(validation.role_name, derived=True))
     failure_queue_name: str = setting(None, "", Name(validation.queue_name, derived=True))
+    # The trigger's concurrent batches per stream shard (Lambda's ParallelizationFactor).
+    parallelization_factor: int = setting("PARALLELIZATION_FACTOR", 1, Whole(1, 10))
+    # Alarm notifications: an SNS topic as the alarms' action (helpers.alarm_topic); an address turns it on
+    alarm_topic: bool = setting("ALARM_TOPIC", False, Flag())
+    alarm_email: str | None = setting("ALARM_EMAIL", None, Text(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}", "must be an email address (name@example.com), or empty for none", optional=True))
+    alarm_topic_name: str = setting(None, "", Name(validation.topic_name, derived=True))
     extra_tags: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -234,10 +243,13 @@ class Settings:
             "function_name": f"{self.stack}-archiver",
             "lambda_role_name": f"{self.stack}-archiver",
             "failure_queue_name": f"{self.stack}-archiver-failures",
+            "alarm_topic_name": f"{self.stack}-alarms",
         }
         for key, value in derived.items():
             if not getattr(self, key):
                 object.__setattr__(self, key, value)
+        if self.alarm_email and not self.alarm_topic:
+            object.__setattr__(self, "alarm_topic", True)  # an address to notify needs the topic
         self._check_together()
 
     def _check_together(self) -> None:
@@ -346,9 +358,15 @@ PARAMETERS: dict[str, tuple[Any, Rule]] = {
     "FORCE_TEARDOWN": (False, Flag()),
     "ANALYZE_HOURS": (None, Number(0, 24 * 366 * 10)),
     "DELETE_EXPORT": (False, Flag()),
+    "ANALYZE": ("sample", Choice(("sample", "pipeline"), fold=str.lower)),
+    "SAMPLE_DAYS": (30, Whole(1, 366)),
+    "SAMPLE_ITEMS_PER_DAY": (2000, Whole(1, 10_000_000)),
+    "SAMPLE_BUFFER_INTERVAL_SECONDS": (300, Whole(0, 900)),
+    "SAMPLE_TARGET": ("folder", Choice(("folder", "s3"), fold=str.lower)),
+    "DELETE_ATHENA_TABLE": (False, Flag()),
 }
 # Read elsewhere with their own parsing (free text, or owned by another module): known, not checked here.
-KNOWN_UNCHECKED = {"PARQUET_PATH", "TEST_PORT", "LOCAL_FUNCTION_ARN"}
+KNOWN_UNCHECKED = {"PARQUET_PATH", "TEST_PORT", "LOCAL_FUNCTION_ARN", "SAMPLE_FOLDER", "ATHENA_DATABASE"}
 KNOWN_PREFIXES = ("COST_",)
 
 

@@ -3,7 +3,7 @@
 Only resources tagged ``managed-by: dynamodb-ttl-archive`` **and** ``ttl-archive-stack: <stack>`` are
 deleted (:func:`helpers.tagging.is_ours`); a resource that merely has the stack's name is reported as
 kept. Order: the function's event source mappings, the function, the stack's CloudWatch alarms (named
-``<stack>-...``, ``<function>-...`` or ``<failure queue>-...``), the
+``<stack>-...``, ``<function>-...`` or ``<failure queue>-...``), the alarm topic (with its subscriptions), the
 failure queue, the function's role, the Firehose stream, the Firehose role, the log groups, the bucket,
 the table.
 
@@ -35,6 +35,7 @@ from typing import Any, Callable
 
 from botocore.exceptions import ClientError, WaiterError
 
+from . import alarm_topic as alarm_topic_mod
 from . import dynamodb as dynamodb_mod
 from . import failure_queue as failure_queue_mod
 from . import firehose as firehose_mod
@@ -229,6 +230,13 @@ class _Teardown:
                 continue
             self.step("CloudWatch alarm", name, lambda name=name: self.delete("CloudWatch alarm", name, lambda: cw.delete_alarms(AlarmNames=[name])))
 
+    # ---------------------------------------------------------------------------------------- SNS
+    def alarm_topic(self) -> None:
+        name = self.settings.alarm_topic_name
+        arn = alarm_topic_mod.find_topic(self.session, name)
+        tags = alarm_topic_mod.topic_tags(self.session, arn) if arn else None
+        self.delete_if_ours("SNS topic", name, tags, lambda: alarm_topic_mod.delete_alarm_topic(self.session, arn))
+
     # ---------------------------------------------------------------------------------------- SQS
     def failure_queue(self) -> None:
         name = self.settings.failure_queue_name
@@ -384,6 +392,7 @@ def teardown(
     run = _Teardown(session, settings, force=force, dry_run=dry_run, timeout=timeout, sleep=sleep)
     run.step("Lambda function", settings.function_name, run.function_and_mappings)
     run.step("CloudWatch alarm", f"{settings.stack}-*", run.alarms)
+    run.step("SNS topic", settings.alarm_topic_name, run.alarm_topic)
     run.step("SQS queue", settings.failure_queue_name, run.failure_queue)
     run.step("IAM role", settings.lambda_role_name, lambda: run.role(settings.lambda_role_name))
     run.step("Firehose stream", settings.delivery_stream_name, run.delivery_stream)

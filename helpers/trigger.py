@@ -22,6 +22,10 @@ Choices, and why:
   so stopping at 6 hours leaves about 18 hours to replay them after the alarm on the queue fires.
   Allowed values: -1 (no limit, which here means the 24 h retention), or 60-604,800.
 * **OnFailure -> SQS**: the failure queue from :mod:`helpers.failure_queue`, with an alarm on its depth.
+* **ParallelizationFactor** from ``Settings.parallelization_factor`` (1 by default, up to 10): how many
+  batches of one shard Lambda processes at once. Order is kept per item (its partition and sort key): Lambda
+  sends the records of one item to the same concurrent batch (Lambda developer guide, "Using Lambda with
+  DynamoDB", parallelization factor). docs/scale.md and :mod:`helpers.capacity` say when to raise it.
 * **BatchSize 100, MaximumBatchingWindowInSeconds 1**: TTL deletes arrive in bursts; a one second window
   lets a batch fill (fewer invocations, fewer Firehose calls) while adding at most a second of latency.
   One batch of 100 archived lines fits easily in one PutRecordBatch call (limit 500 records / 4 MiB).
@@ -235,7 +239,7 @@ def ensure_trigger(
     batching_window_seconds: int = DEFAULT_BATCHING_WINDOW_SECONDS,
     max_retry_attempts: int = DEFAULT_MAX_RETRY_ATTEMPTS,
     max_record_age_seconds: int = DEFAULT_MAX_RECORD_AGE_SECONDS,
-    parallelization_factor: int = DEFAULT_PARALLELIZATION_FACTOR,
+    parallelization_factor: int | None = None,
     starting_position: str = DEFAULT_STARTING_POSITION,
     enabled: bool = True,
     pattern: dict[str, Any] | None = None,
@@ -249,7 +253,11 @@ def ensure_trigger(
     settled first and after a create (:func:`settle_duplicates`); the outcome's ``changes`` say so. StartingPosition cannot be changed on an
     existing mapping: a difference is logged, not applied. Waits until the mapping's State is Enabled
     (or Disabled when ``enabled=False``). Returns the mapping as GetEventSourceMapping describes it.
+    ``parallelization_factor`` (concurrent batches per shard, 1-10): default ``settings.parallelization_factor``
+    (``TTL_ARCHIVE_PARALLELIZATION_FACTOR``); docs/scale.md says when to raise it.
     """
+    if parallelization_factor is None:
+        parallelization_factor = settings.parallelization_factor
     if starting_position not in STARTING_POSITIONS:
         raise ValueError(f"invalid StartingPosition {starting_position!r}: DynamoDB streams accept {' or '.join(STARTING_POSITIONS)}")
     if not isinstance(stream_arn, str) or not stream_arn.startswith("arn:") or ":dynamodb:" not in stream_arn or "/stream/" not in stream_arn:

@@ -80,6 +80,7 @@ class TestRun:
     counts: dict[str, int] = field(default_factory=dict)  # kind -> how many items of that kind were written
     local: bool = True
     future_expires_at: int = 0  # the TTL of the future (and user-deleted, refreshed) items
+    failure_queue_name: str = ""  # the trigger's failure queue: where to look when items are missing
 
     # The partition key values are derived, never stored: a run of a million items keeps a few integers
     # (the key of item n of a kind is ``verify-<run id>-<kind>-<n, six digits or more>``).
@@ -202,7 +203,7 @@ def start_run(
         run_id=run_id, stack=settings.stack, table_name=settings.table_name, bucket_name=settings.bucket_name,
         archive_prefix=settings.archive_prefix, partition_key=pk, sort_key=sk, ttl_attribute=ttl, sort_value=now,
         written_at=started, write_seconds=0.0, expires_at=expires_at, refreshed_until=refreshed_until, counts=counts,
-        local=is_local(session), future_expires_at=now + FUTURE_TTL_SECONDS,
+        local=is_local(session), future_expires_at=now + FUTURE_TTL_SECONDS, failure_queue_name=settings.failure_queue_name,
     )
 
     def item(key: str, kind: str, ttl_value: int) -> dict[str, Any]:
@@ -390,6 +391,7 @@ class Report:
     missing_sample: list[str] = field(default_factory=list)
     sample_record: dict[str, Any] | None = None
     local_problems: list[str] = field(default_factory=list)  # errors inside the embedded local AWS's runtime (local target)
+    failure_notes: int | None = None  # notes waiting in the failure queue (looked up only when items are missing)
 
     @property
     def ok(self) -> bool:
@@ -406,7 +408,7 @@ class Report:
         if self.controls_kept is not None and self.controls_kept != self.controls_expected_kept:
             problems.append(f"only {self.controls_kept} of {self.controls_expected_kept} items that must stay are still in the table")
         if self.missing and not allow_pending:
-            problems.append(f"{self.missing} expired items are not archived: {', '.join(self.missing_sample[:5])}")
+            problems.append(f"{self.missing} expired items are not archived: {', '.join(self.missing_sample[:5])}{self.queue_hint()}")
             if self.local_problems:
                 problems.append("the embedded local AWS reports: " + " | ".join(self.local_problems[:3]))
         if problems:
@@ -428,10 +430,31 @@ class Report:
         )
         if self.controls_kept is not None:
             text += f"; {self.controls_kept} of {self.controls_expected_kept} items that must stay are still in the table"
-        text += "."
+        text += "." + self.queue_hint()
         if self.local_problems:
             text += f"\nThe embedded local AWS reports {len(self.local_problems)} problem(s) of its own:\n" + "\n".join(f"  {p}" for p in self.local_problems)
         return text
+
+
+    def queue_hint(self) -> str:
+        """" 2 missing: 1 note in the failure queue, run `ttl-archive redrive`." when notes wait, else ""."""
+        if not self.missing or not self.failure_notes:
+            return ""
+        notes = f"{self.failure_notes} note{'s' if self.failure_notes != 1 else ''}"
+        return f" {self.missing:,} missing: {notes} in the failure queue, run `ttl-archive redrive`."
+
+
+def _failure_notes(session: Any, run: TestRun) -> int | None:
+    """Notes waiting in the run's failure queue (None: no queue known or readable)."""
+    from .failure_queue import note_count
+
+    if not run.failure_queue_name:
+        return None
+    try:
+        return note_count(session, run.failure_queue_name)
+    except ClientError as err:  # looking is a courtesy: a denied or throttled call must not break the check
+        LOG.warning("could not count the notes in %s: %s", run.failure_queue_name, err)
+        return None
 
 
 def _controls_kept(session: Any, run: TestRun) -> int:
@@ -502,6 +525,7 @@ def check(session: Any, run: TestRun, *, scanner: ArchiveScanner | None = None, 
         missing_sample=scanner.archived_keys("expired", seen=False, limit=20),
         sample_record=scanner.sample,
         local_problems=local_problems(session) if run.local else [],
+        failure_notes=_failure_notes(session, run) if expired - archived else None,
     )
 
 

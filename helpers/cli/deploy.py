@@ -3,9 +3,11 @@
 Prints the account, the region and every name before creating anything, then shows any trade-off of
 the settings. On the aws target it asks for confirmation unless --yes (when not run from a terminal,
 --yes is required). --dry-run shows what would be created or changed, by resource, and changes
-nothing. --existing-table NAME archives an application's table (the same as TTL_ARCHIVE_EXISTING_TABLE=true
-with TTL_ARCHIVE_TABLE=NAME): its items and tags are never touched, only its stream and TTL are turned on
-where they are off.
+nothing; it also lists the IAM actions the deployment needs and, on AWS, names those the caller lacks
+(iam:SimulatePrincipalPolicy; exit 1 when some are missing, a note when the caller may not simulate).
+--existing-table NAME archives an application's table (the same as TTL_ARCHIVE_EXISTING_TABLE=true with
+TTL_ARCHIVE_TABLE=NAME): its items and tags are never touched, only its stream and TTL are turned on where
+they are off.
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ def announce(ctx: Context, settings: Any) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> Result:
-    from .. import inventory, pipeline
+    from .. import inventory, pipeline, preflight
 
     ident = ctx.identity()
     settings = ctx.settings.with_account(ident.account_id, ident.region)
@@ -82,7 +84,10 @@ def run(args: argparse.Namespace, ctx: Context) -> Result:
         data.update(dry_run=True, plan=plan, stack_warnings=inv.warnings)
         text = "\n".join(["Dry run: nothing changed. What deploy would do:"] + [f"  {p['action']:38} {p['kind']} {p['name']}" for p in plan]
                          + [f"WARNING: {w}" for w in inv.warnings])
-        return Result(EXIT_CHECK_FAILED if refused else EXIT_OK, data, text)
+        check = preflight.preflight(ctx.session(), settings, ident)  # the IAM actions; simulated on AWS
+        data["preflight"] = check.as_dict()
+        text += "\n\nPreflight: " + check.text()
+        return Result(EXIT_CHECK_FAILED if refused or not check.ok else EXIT_OK, data, text)
     if ctx.target == "aws" and not args.yes:
         if not ctx.stdin.isatty():
             return Result(EXIT_USAGE, {**data, "deployed": False, "reason": "confirmation needed"},

@@ -2,7 +2,8 @@
 
 The embedded local AWS (a moto server plus this project's local runtime) listens on 127.0.0.1 at
 TTL_ARCHIVE_LOCAL_PORT (default 4599) and is shared by every notebook kernel and command. 'status' exits 1
-when it is not running; 'reset' empties every resource of every stack on it.
+when it is not running; 'reset' empties every resource of every stack on it and its saved state (also when it
+is stopped).
 """
 
 from __future__ import annotations
@@ -44,11 +45,18 @@ def run(args: argparse.Namespace, ctx: Context) -> Result:
         info = server.health(port)
         if not info:
             return Result(EXIT_CHECK_FAILED, {"action": "status", "endpoint": url, "running": False}, f"not running (nothing answers on {url})")
-        text = f"running: {url} (pid {info.get('pid')}, moto {info.get('moto')}, up {info.get('uptime_seconds', 0):.0f} s)"
+        text = f"{url}\nrunning (pid {info.get('pid')}, moto {info.get('moto')}, up {info.get('uptime_seconds', 0):.0f} s)"
+        text += "".join(f"\n{line}" for line in server.state_report(port))  # where the state is kept; what a restart restored or lost
+        found = info.get("problems") or []
+        if found:
+            text += f"; {len(found)} problem(s) inside its runtime (log: {server.log_path(port)}):"
+            text += "".join(f"\n  {line}" for line in server.describe_problems(found))
         return Result(EXIT_OK, {"action": "status", "endpoint": url, "running": True, **info}, text)
     if args.action == "stop":
         stopped = server.stop(port)
         return Result(EXIT_OK, {"action": "stop", "endpoint": url, "was_running": stopped}, "stopped" if stopped else f"was not running ({url})")
     if not server.reset(port):
-        return Result(EXIT_CHECK_FAILED, {"action": "reset", "endpoint": url, "running": False}, f"not running (nothing answers on {url})")
-    return Result(EXIT_OK, {"action": "reset", "endpoint": url, "running": True}, f"reset: every resource on {url} removed")
+        removed = server.clear_saved_state(port)
+        return Result(EXIT_OK, {"action": "reset", "endpoint": url, "running": False, "removed": removed},
+                      f"not running (nothing answers on {url}); saved state emptied" + (f" ({', '.join(removed)} removed)" if removed else " (there was none)"))
+    return Result(EXIT_OK, {"action": "reset", "endpoint": url, "running": True}, f"reset: every resource on {url} removed, the saved state emptied")

@@ -11,7 +11,8 @@ Process model
 * :func:`ensure_running` finds a healthy server on the configured port or starts one
   (``python -m helpers.local serve``) in its own session, so it outlives the kernel that started it.
 * Later kernels find it again through the health endpoint ``/_ttl_archive/health`` on the same port.
-* State lives in memory only; :func:`reset` empties it, :func:`stop` ends the process.
+* State is kept on disk (:mod:`.state_store`): saved every few seconds while it changes and at stop,
+  restored at start; :func:`reset` empties it (also the saved copy), :func:`stop` ends the process.
 """
 
 from __future__ import annotations
@@ -102,7 +103,9 @@ def ensure_running(port: int | None = None, timeout: float = 60.0) -> str:
     Waits until the server answers its health check, or raises ``TimeoutError`` with the log's tail.
     """
     port = port or configured_port()
-    if health(port):
+    info = health(port)
+    if info:
+        _warn_about_lost_state(info)
         return endpoint_url(port)
     log_file = log_path(port)
     with open(log_file, "ab") as log:
@@ -116,7 +119,9 @@ def ensure_running(port: int | None = None, timeout: float = 60.0) -> str:
         )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if health(port, timeout=1.0):
+        info = health(port, timeout=1.0)
+        if info:
+            _warn_about_lost_state(info)
             return endpoint_url(port)
         time.sleep(0.1)
     tail = log_file.read_text(errors="replace")[-2000:] if log_file.exists() else ""
@@ -141,8 +146,52 @@ def describe_problems(found: list[dict[str, Any]]) -> list[str]:
 
 
 def reset(port: int | None = None) -> bool:
-    """Empty every resource and the runtime's state. Returns False when no server runs."""
+    """Empty every resource, the runtime's state and the saved state. Returns False when no server runs
+    (use :func:`clear_saved_state` then: the saved state is what the next start would restore)."""
     return _request(port or configured_port(), RESET_PATH, method="POST", timeout=30) is not None
+
+
+def state_report(port: int | None = None) -> list[str]:
+    """Where the running server keeps its state and what its last start restored or lost (lines for a person)."""
+    from .state_store import describe
+
+    info = health(port)
+    if not info:
+        return [f"not running (nothing answers on {endpoint_url(port)})"]
+    state = info.get("state") or {}
+    lines = [f"state saved in {state['folder']}" if state.get("folder") else "state kept in memory only (TTL_ARCHIVE_LOCAL_STATE=off)"]
+    return lines + describe(state.get("restore") or {})
+
+
+def clear_saved_state(port: int | None = None) -> list[str]:
+    """Delete the saved state of the (stopped) server on ``port``; returns the files removed."""
+    from .state_store import clear, state_dir
+
+    return clear(state_dir(port or configured_port()))
+
+
+_warned_restores: set[Any] = set()
+
+
+def _warn_about_lost_state(info: dict[str, Any]) -> None:
+    """Once per process and restart: say what a restart could not restore and what to re-run."""
+    from .state_store import describe
+
+    report = ((info.get("state") or {}).get("restore")) or {}
+    if not report.get("lost"):
+        return
+    key = (info.get("pid"), report.get("saved_at"), report.get("set_aside"))
+    if key in _warned_restores:
+        return
+    _warned_restores.add(key)
+    import warnings
+
+    text = report.get("note") if not report.get("restored") else "; ".join(describe(report)[1:])
+    warnings.warn(f"The embedded local AWS restarted without part of its saved state: {text}", LocalStateLost, stacklevel=3)
+
+
+class LocalStateLost(UserWarning):
+    """The embedded local AWS could not restore (part of) its saved state after a restart."""
 
 
 def stop(port: int | None = None, timeout: float = 10.0) -> bool:
@@ -226,15 +275,27 @@ def refusal(environ: dict[str, Any], port: int) -> str | None:
     return None
 
 
+def _gated(environ: dict[str, Any]) -> bool:
+    """Requests that hold the state gate while moto handles them: all but those that wait on other requests
+    (Lambda Invoke runs a function that calls this server) or wait long (SQS ReceiveMessage long polls)."""
+    path = environ.get("PATH_INFO", "")
+    if path.startswith("/2015-03-31/functions/") and path.endswith("/invocations"):
+        return False
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    return target != "AmazonSQS.ReceiveMessage"
+
+
 class _Extensions:
     """WSGI middleware: cross-site protection, then our health/reset/shutdown routes in front of moto's application."""
 
-    def __init__(self, moto_app: Callable, on_reset: Callable[[], None], on_shutdown: Callable[[], None], started: float, port: int = 0):
+    def __init__(self, moto_app: Callable, on_reset: Callable[[], None], on_shutdown: Callable[[], None], started: float, port: int = 0,
+                 store: Any = None):
         self.moto_app = moto_app
         self.on_reset = on_reset
         self.on_shutdown = on_shutdown
         self.started = started
         self.port = port
+        self.store = store
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Any:
         refused = refusal(environ, self.port) if self.port else None
@@ -260,11 +321,16 @@ class _Extensions:
             body = environ["wsgi.input"].read(length) if length else b""
             code, payload = runtime.handle_faults(environ.get("REQUEST_METHOD", "GET"), body)
             return self._json(start_response, payload, code)
+        if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+            runtime.METRICS.add("server.writes")  # the state changed: the saver writes it again
         lock = runtime.dynamodb_request_lock(environ)
-        if lock is None:
+        if not _gated(environ):
             return self.moto_app(environ, start_response)
-        with lock:  # moto has no locking; the TTL sweeper's check-and-delete must be atomic
-            return list(self.moto_app(environ, start_response))
+        with runtime.GATE.shared():  # a state snapshot waits until this request is done
+            if lock is None:
+                return list(self.moto_app(environ, start_response))
+            with lock:  # moto has no locking; the TTL sweeper's check-and-delete must be atomic
+                return list(self.moto_app(environ, start_response))
 
     def health(self) -> dict[str, Any]:
         import moto
@@ -279,6 +345,7 @@ class _Extensions:
             "runtime": runtime.status(),
             "problems": runtime.problems(),
             "requests_refused": runtime.METRICS.get("server.requests_refused"),
+            "state": self.store.status() if self.store is not None else None,
         }
 
     @staticmethod
@@ -294,12 +361,14 @@ def serve(port: int | None = None) -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
-    from . import runtime
+    from . import runtime, state_store
 
     port = port or configured_port()
     logging.basicConfig(level=os.environ.get("TTL_ARCHIVE_LOCAL_LOG_LEVEL", "INFO"), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     runtime.prepare()  # before the first request: patches moto where it must behave like AWS
+    store = state_store.StateStore(state_store.state_dir(port))
+    store.restore()  # before the runtime starts: triggers resume from their saved checkpoints
     moto_app = DomainDispatcherApplication(create_backend_app)
     server_box: dict[str, Any] = {}
 
@@ -308,13 +377,15 @@ def serve(port: int | None = None) -> None:
 
         runtime.reset()
         moto_api_backend.reset()
+        store.forget()
 
     def do_shutdown() -> None:
         time.sleep(0.05)  # let the shutdown request's response go out first
-        runtime.stop()
+        runtime.stop()  # Firehose writes what it buffered; triggers stop at their checkpoints
+        store.stop()  # then the final state is saved
         server_box["server"].shutdown()
 
-    app = _Extensions(moto_app, do_reset, do_shutdown, time.time(), port)
+    app = _Extensions(moto_app, do_reset, do_shutdown, time.time(), port, store)
     class KeepAliveHandler(MotoRequestHandler):
         # HTTP/1.1 keeps connections open between requests (werkzeug's default, HTTP/1.0, closes every
         # one), so boto3's connection pools are reused as they are against AWS.
@@ -324,8 +395,10 @@ def serve(port: int | None = None) -> None:
     server_box["server"] = server
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=do_shutdown, daemon=True).start())
     runtime.start(endpoint_url(port))
-    LOG.info("%s listening on %s (pid %s)", SERVER_NAME, endpoint_url(port), os.getpid())
+    store.start(runtime.SETTINGS.state_save_seconds)
+    LOG.info("%s listening on %s (pid %s), state in %s", SERVER_NAME, endpoint_url(port), os.getpid(), store.folder or "memory only")
     try:
         server.serve_forever()
     finally:
         runtime.stop()
+        store.stop()

@@ -28,7 +28,7 @@ from . import firehose, lambda_runtime, moto_compat, streams
 from .faults import FAULTS, FaultService
 from .firehose import DELIVERY
 from .lambda_runtime import POOL
-from .state import DYNAMODB_LOCK, ENDPOINT, METRICS, PROBLEMS, SETTINGS
+from .state import DYNAMODB_LOCK, ENDPOINT, GATE, METRICS, PROBLEMS, SETTINGS
 from .sweeper import TtlSweeper
 from .trigger import StreamTrigger
 

@@ -10,6 +10,7 @@ Settings (read when the server process starts; set them before ``python -m helpe
 ``TTL_ARCHIVE_LOCAL_FIREHOSE_FLUSH_SECONDS``  longest time a Firehose buffer waits locally (default 1; AWS waits the stream's IntervalInSeconds)
 ``TTL_ARCHIVE_LOCAL_WORKER_IDLE_SECONDS``     a warm Lambda worker idle this long is stopped (default 30)
 ``TTL_ARCHIVE_LOCAL_STREAM_RETENTION_SECONDS`` stream records older than this are trimmed (default 86400, AWS's 24 hours)
+``TTL_ARCHIVE_LOCAL_STATE_SAVE_SECONDS``      at most this long between saves of the state to disk, when it changed (default 5)
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class Settings:
         self.firehose_flush_seconds = _float_env("TTL_ARCHIVE_LOCAL_FIREHOSE_FLUSH_SECONDS", 1.0, 0.05)
         self.worker_idle_seconds = _float_env("TTL_ARCHIVE_LOCAL_WORKER_IDLE_SECONDS", 30.0, 1.0)
         self.stream_retention_seconds = _float_env("TTL_ARCHIVE_LOCAL_STREAM_RETENTION_SECONDS", 86400.0, 1.0)
+        self.state_save_seconds = _float_env("TTL_ARCHIVE_LOCAL_STATE_SAVE_SECONDS", 5.0, 0.2)
 
     def as_dict(self) -> dict[str, float]:
         return dict(self.__dict__)
@@ -136,3 +138,71 @@ class Problems:
 
 
 PROBLEMS = Problems()
+
+
+class Gate:
+    """Lets many requests through at once, or one snapshot alone (a readers-writer lock).
+
+    Every API request that may change moto's state holds :meth:`shared` while moto handles it; the state
+    saver (:mod:`helpers.local.state_store`) holds :meth:`exclusive` while it pickles moto's backends, so
+    it sees a state no request is half-way through. A waiting snapshot keeps new requests out, but only
+    for ``timeout`` seconds: a request that waits on another request (an Invoke whose function calls the
+    server) can never deadlock it, the snapshot gives up and tries again later.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writer = False
+        self._writer_waiting = False
+
+    def acquire_shared(self) -> None:
+        with self._cond:
+            while self._writer or self._writer_waiting:
+                self._cond.wait()
+            self._readers += 1
+
+    def release_shared(self) -> None:
+        with self._cond:
+            self._readers -= 1
+            if self._readers == 0:
+                self._cond.notify_all()
+
+    def acquire_exclusive(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._writer:
+                if not self._cond.wait(max(0.0, deadline - time.monotonic())):
+                    return False
+            self._writer_waiting = True
+            try:
+                while self._readers:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0 or not self._cond.wait(remaining) and self._readers:
+                        return False
+            finally:
+                self._writer_waiting = False
+                self._cond.notify_all()
+            self._writer = True
+            return True
+
+    def release_exclusive(self) -> None:
+        with self._cond:
+            self._writer = False
+            self._cond.notify_all()
+
+    class _Shared:
+        def __init__(self, gate: "Gate") -> None:
+            self.gate = gate
+
+        def __enter__(self) -> None:
+            self.gate.acquire_shared()
+
+        def __exit__(self, *exc: Any) -> None:
+            self.gate.release_shared()
+
+    def shared(self) -> "Gate._Shared":
+        return Gate._Shared(self)
+
+
+GATE = Gate()
