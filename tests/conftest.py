@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
 import uuid
 
 import pytest
@@ -31,6 +32,8 @@ def pytest_configure(config: pytest.Config) -> None:
             "AWS_CONFIG_FILE": os.devnull,
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
             "MPLBACKEND": "Agg",
+            # the local AWS saves its state here (a folder of this run's own, never the user's saved state)
+            "TTL_ARCHIVE_LOCAL_STATE": tempfile.mkdtemp(prefix="ttl-archive-test-state-"),
         }
     )
 

@@ -102,3 +102,31 @@ def test_injected_faults_fail_records_and_calls_and_only_accepted_records_are_de
         local.clear_faults()
     body = b"".join(wait_for(lambda: _objects(session, bucket), "the object", timeout=10).values())
     assert sorted(int(x) for x in body.split()) == [n for n in range(40) if n not in failed]
+
+
+def test_service_unavailable_is_a_5xx_that_boto3_retries_as_on_aws_and_a_longer_outage_outlasts_the_retries(session, stack):
+    name, bucket = _stream(session, stack)
+    standard = session.client("firehose", config=Config(retries={"total_max_attempts": 3, "mode": "standard"}))  # its default
+    legacy = session.client("firehose", config=Config(retries={"mode": "legacy"}))  # boto3's default mode: 5 attempts
+    try:
+        local.set_faults(firehose_call_failures=2, delivery_streams=[name])
+        absorbed = standard.put_record_batch(DeliveryStreamName=name, Records=[{"Data": b"standard\n"}])
+        assert absorbed["FailedPutCount"] == 0 and absorbed["ResponseMetadata"]["RetryAttempts"] == 2
+        local.set_faults(firehose_call_failures=1, delivery_streams=[name])
+        absorbed = legacy.put_record_batch(DeliveryStreamName=name, Records=[{"Data": b"legacy\n"}])
+        assert absorbed["ResponseMetadata"]["RetryAttempts"] == 1  # a 400 would not have been retried
+        local.set_faults(firehose_call_failures=3, delivery_streams=[name])
+        with pytest.raises(ClientError) as outlasted:
+            standard.put_record_batch(DeliveryStreamName=name, Records=[{"Data": b"lost\n"}])
+        error = outlasted.value.response
+        assert error["Error"] == {"Code": "ServiceUnavailableException", "Message": "Slow down."}
+        assert error["ResponseMetadata"]["HTTPStatusCode"] == 500 and error["ResponseMetadata"]["RetryAttempts"] == 2
+        assert local.set_faults(firehose_call_failures=1, delivery_streams=[name])["firehose_calls_still_to_fail"] == 1
+        with pytest.raises(ClientError, match="ServiceUnavailableException"):
+            session.client("firehose", config=Config(retries={"total_max_attempts": 1, "mode": "standard"})).put_record(
+                DeliveryStreamName=name, Record={"Data": b"lost too\n"})
+    finally:
+        local.clear_faults()
+    wait_for(lambda: b"legacy" in b"".join(_objects(session, bucket).values()), "both records", timeout=10)
+    time.sleep(1.5)  # one flush later: nothing else arrives
+    assert sorted(b"".join(_objects(session, bucket).values()).split()) == [b"legacy", b"standard"], "each accepted once; failed calls kept nothing"

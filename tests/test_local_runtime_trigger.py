@@ -48,7 +48,7 @@ def test_lambda_event_has_aws_shape_and_the_worker_has_lambda_context_and_enviro
     assert list(remove) == ["eventID", "eventName", "eventVersion", "eventSource", "awsRegion", "dynamodb", "userIdentity", "eventSourceARN"]
     assert "userIdentity" not in insert
     assert remove["userIdentity"] == {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
-    assert remove["eventSource"] == "aws:dynamodb" and remove["eventVersion"] == "1.0"
+    assert remove["eventSource"] == "aws:dynamodb" and remove["eventVersion"] == "1.1"
     assert remove["awsRegion"] == "us-east-1" and remove["eventSourceARN"] == stream
     dynamodb = remove["dynamodb"]
     assert isinstance(dynamodb["ApproximateCreationDateTime"], int) and abs(dynamodb["ApproximateCreationDateTime"] - time.time()) < 60

@@ -15,7 +15,8 @@ One module per concern:
 * :mod:`.lambda_runtime` the function's code in worker processes (:mod:`.lambda_worker`); also ``lambda.Invoke``
 * :mod:`.firehose`       PutRecordBatch limits, buffering, GZIP and prefix expressions on delivery to S3
 * :mod:`.faults`         fault injection for tests (``/_ttl_archive/faults``)
-* :mod:`.state`          settings (``TTL_ARCHIVE_LOCAL_*``), counters, the DynamoDB lock
+* :mod:`.records`        stream records in AWS's shapes (Binary as base64 on the wire, SizeBytes by the item-size rules)
+* :mod:`.state`          settings (``TTL_ARCHIVE_LOCAL_*``), counters, runtime problems, the DynamoDB lock
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from . import firehose, lambda_runtime, moto_compat, streams
 from .faults import FAULTS, FaultService
 from .firehose import DELIVERY
 from .lambda_runtime import POOL
-from .state import DYNAMODB_LOCK, ENDPOINT, METRICS, SETTINGS
+from .state import DYNAMODB_LOCK, ENDPOINT, GATE, METRICS, PROBLEMS, SETTINGS
 from .sweeper import TtlSweeper
 from .trigger import StreamTrigger
 
@@ -63,6 +64,7 @@ def reset() -> None:
     for service in SERVICES:
         service.reset()
     METRICS.clear()
+    PROBLEMS.clear()
 
 
 def stop() -> None:
@@ -74,6 +76,11 @@ def status() -> dict[str, Any]:
     report: dict[str, Any] = {type(s).__name__: s.status() for s in SERVICES}
     report["settings"] = SETTINGS.as_dict()
     return report
+
+
+def problems() -> list[dict[str, Any]]:
+    """Errors inside the runtime itself (see ``state.Problems``), oldest first."""
+    return PROBLEMS.snapshot()
 
 
 def dynamodb_request_lock(environ: dict[str, Any]) -> Any:

@@ -11,12 +11,18 @@ Stands in for AWS only. Faults are set on the running server, all at once, and r
   ``firehose_record_failure_rate``  share of records PutRecordBatch rejects individually
                                     (``ErrorCode: ServiceUnavailableException``, counted in ``FailedPutCount``)
   ``firehose_call_failure_rate``    share of PutRecordBatch/PutRecord calls failing whole with
-                                    ``ServiceUnavailableException`` (nothing of the call is kept)
+                                    ``ServiceUnavailableException`` (HTTP 500 as on AWS; nothing of the call is kept)
+  ``firehose_call_failures``        the next N PutRecordBatch/PutRecord calls fail whole the same way, then
+                                    calls succeed again: N below boto3's attempts (3 in standard mode, 5 in
+                                    legacy) is absorbed by boto3's retries, N at or above them outlasts them
   ``lambda_crash_rate``             share of invocations whose worker process exits with status 1
                                     **after** the handler ran (its side effects happened, its answer is
                                     lost: the trigger retries, the archive may get duplicates)
   ``lambda_timeout_rate``           share of invocations that run the handler and then never answer,
                                     so the worker is killed at the function's timeout
+  ``trigger_error_keys``            optional list of key values (as text, any key attribute): the local
+                                    trigger itself fails while preparing a record with such a key, as a
+                                    bug in the emulator would (shows how runtime errors are surfaced)
   ``delivery_streams``              optional list of delivery stream names the Firehose faults apply to
   ``functions``                     optional list of function names the Lambda faults apply to
 """
@@ -30,7 +36,7 @@ from typing import Any
 from .state import METRICS
 
 RATES = ("firehose_record_failure_rate", "firehose_call_failure_rate", "lambda_crash_rate", "lambda_timeout_rate")
-KEYS = set(RATES) | {"seed", "delivery_streams", "functions"}
+KEYS = set(RATES) | {"seed", "delivery_streams", "functions", "trigger_error_keys", "firehose_call_failures"}
 
 
 def validate(spec: dict[str, Any]) -> dict[str, Any]:
@@ -48,9 +54,13 @@ def validate(spec: dict[str, Any]) -> dict[str, Any]:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
             raise ValueError(f"{name} must be a number between 0 and 1, got {value!r}")
         out[name] = float(value)
+    streak = spec.get("firehose_call_failures", 0)
+    if isinstance(streak, bool) or not isinstance(streak, int) or streak < 0:
+        raise ValueError(f"firehose_call_failures must be a whole number of calls (0 or more), got {streak!r}")
+    out["firehose_call_failures"] = streak
     if out["lambda_crash_rate"] + out["lambda_timeout_rate"] > 1:
         raise ValueError("lambda_crash_rate + lambda_timeout_rate must not exceed 1")
-    for name in ("delivery_streams", "functions"):
+    for name in ("delivery_streams", "functions", "trigger_error_keys"):
         value = spec.get(name)
         if value is not None and (not isinstance(value, list) or not all(isinstance(v, str) for v in value)):
             raise ValueError(f"{name} must be a list of names")
@@ -65,12 +75,14 @@ class FaultInjector:
         self._lock = threading.Lock()
         self._spec = validate({})
         self._rng = random.Random(0)
+        self._calls_to_fail = 0
 
     def configure(self, spec: dict[str, Any]) -> dict[str, Any]:
         checked = validate(spec)
         with self._lock:
             self._spec = checked
             self._rng = random.Random(checked["seed"])
+            self._calls_to_fail = checked["firehose_call_failures"]
         METRICS.add("faults.configured")
         return checked
 
@@ -90,7 +102,11 @@ class FaultInjector:
     def firehose_call_fails(self, stream: str) -> bool:
         if not self._applies("delivery_streams", stream):
             return False
-        failed = self._draw(self._spec["firehose_call_failure_rate"])
+        with self._lock:
+            failed = self._calls_to_fail > 0
+            if failed:
+                self._calls_to_fail -= 1
+        failed = failed or self._draw(self._spec["firehose_call_failure_rate"])
         if failed:
             METRICS.add("faults.firehose_calls_failed")
         return failed
@@ -102,6 +118,18 @@ class FaultInjector:
         if failed:
             METRICS.add("faults.firehose_records_failed")
         return failed
+
+    def trigger_record_fails(self, keys: dict[str, Any]) -> None:
+        """Raise RuntimeError when a key value of the record (``Keys`` as stored) is in ``trigger_error_keys``."""
+        names = self._spec.get("trigger_error_keys")
+        if not names:
+            return
+        for typed in keys.values():
+            value = next(iter(typed.values())) if isinstance(typed, dict) and typed else typed
+            text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+            if text in names:
+                METRICS.add("faults.trigger_errors")
+                raise RuntimeError(f"injected local trigger error for key {text!r}")
 
     def lambda_fault(self, function_name: str) -> str | None:
         """None, "crash" or "timeout" for the next invocation of ``function_name``."""
@@ -122,7 +150,7 @@ class FaultInjector:
 
     def status(self) -> dict[str, Any]:
         with self._lock:
-            return {"faults": dict(self._spec), **METRICS.snapshot("faults.")}
+            return {"faults": dict(self._spec), "firehose_calls_still_to_fail": self._calls_to_fail, **METRICS.snapshot("faults.")}
 
 
 FAULTS = FaultInjector()

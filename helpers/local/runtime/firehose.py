@@ -7,8 +7,10 @@ per call immediately, takes the prefix literally and accepts any size. Here (pat
 * **Limits** (PutRecordBatch API reference): more than 500 records or a record over 1,000 KiB
   (1,024,000 bytes) -> ``ValidationException`` with AWS's message; more than 4 MiB in one call ->
   ``InvalidArgumentException`` "Records size exceeds 4 MB limit". Nothing of a rejected call is kept.
-* **Faults** (see :mod:`.faults`): whole calls fail with ``ServiceUnavailableException``; single
-  records fail with ``ErrorCode: ServiceUnavailableException`` and count in ``FailedPutCount``.
+* **Faults** (see :mod:`.faults`): whole calls fail with ``ServiceUnavailableException`` answered as AWS
+  does (HTTP 500, so boto3's own retries handle it; ``firehose_call_failures`` fails the next N calls, more
+  than boto3's attempts outlasts them); single records fail with ``ErrorCode: ServiceUnavailableException``
+  and count in ``FailedPutCount``.
 * **Buffering**: accepted records are buffered per stream and destination and written as one object
   when the buffer reaches the stream's ``BufferingHints.SizeInMBs`` or has waited
   ``min(IntervalInSeconds, TTL_ARCHIVE_LOCAL_FIREHOSE_FLUSH_SECONDS)`` (default 1 s: AWS waits the full
@@ -38,7 +40,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .faults import FAULTS
-from .state import METRICS, SETTINGS
+from .state import GATE, METRICS, PROBLEMS, SETTINGS
 
 LOG = logging.getLogger(__name__)
 
@@ -109,10 +111,18 @@ class Buffer:
         return min(float(interval), SETTINGS.firehose_flush_seconds)
 
 
-def _service_unavailable(message: str) -> Exception:
-    from moto.firehose.exceptions import FirehoseException
+SERVICE_UNAVAILABLE_STATUS = 500  # the Firehose API reference's HTTP status for ServiceUnavailableException
 
-    class ServiceUnavailableException(FirehoseException):
+
+def _service_unavailable(message: str) -> Exception:
+    """AWS's answer when Firehose is unavailable: HTTP 500, JSON ``{"__type": "ServiceUnavailableException",
+    "message": ...}``. A 5xx is what boto3's retry modes (legacy and standard) retry; moto's service errors
+    would answer 400, which boto3 never retries."""
+    from moto.core.exceptions import JsonRESTError
+
+    class ServiceUnavailableException(JsonRESTError):
+        code = SERVICE_UNAVAILABLE_STATUS
+
         def __init__(self) -> None:
             super().__init__("ServiceUnavailableException", message)
 
@@ -232,17 +242,32 @@ class FirehoseDelivery:
         while not self._stop.wait(0.1):
             try:
                 self.flush()
-            except Exception:  # noqa: BLE001
+            except Exception as err:  # noqa: BLE001
                 LOG.exception("Firehose flush failed")
+                PROBLEMS.report("firehose", "flush", "the local Firehose could not flush its buffers (tried again)", err)
 
     def flush(self, force: bool = False) -> int:
-        """Write every buffer that is due (all of them with ``force``); returns objects written."""
-        now = time.time()
+        """Write every buffer that is due (all of them with ``force``); returns objects written.
+
+        Holds the state gate (shared) from taking a buffer to writing its object, so a saved state never
+        misses records that are in neither (see :mod:`helpers.local.state_store`)."""
+        with GATE.shared():
+            now = time.time()
+            with self._lock:
+                due = [(k, b) for k, b in self._buffers.items() if force or now - b.first_arrival >= b.max_wait]
+                for key, _ in due:
+                    del self._buffers[key]
+            return sum(1 for key, buffer in due if self._write(key, buffer))
+
+    def buffers(self) -> dict[tuple[str, str, str, str], Buffer]:
+        """The records accepted but not yet written to S3 (saved with the local state)."""
         with self._lock:
-            due = [(k, b) for k, b in self._buffers.items() if force or now - b.first_arrival >= b.max_wait]
-            for key, _ in due:
-                del self._buffers[key]
-        return sum(1 for key, buffer in due if self._write(key, buffer))
+            return {k: Buffer(b.account, b.partition, b.stream, b.version, dict(b.destination), b.first_arrival, list(b.records), b.size)
+                    for k, b in self._buffers.items()}
+
+    def restore(self, buffers: dict[tuple[str, str, str, str], Buffer]) -> None:
+        with self._lock:
+            self._buffers.update(buffers)
 
     def _write(self, key: tuple[str, str, str, str], buffer: Buffer) -> bool:
         from moto.s3.models import s3_backends
@@ -258,7 +283,7 @@ class FirehoseDelivery:
         bucket = buffer.destination["BucketARN"].split(":")[-1]
         try:
             object_name = object_key(buffer.destination.get("Prefix") or "", buffer.stream, buffer.version, moment, compression)
-            s3_backends[buffer.account][buffer.partition].put_object(bucket, object_name, data)
+            s3_backends[buffer.account][buffer.partition].put_object(bucket, object_name, data, **_encryption(buffer.destination))
         except Exception as err:  # noqa: BLE001 - keep the records and retry, as Firehose does
             if self._stream_exists(key):
                 LOG.warning("Firehose %s could not write to s3://%s (%s); retrying", buffer.stream, bucket, err)
@@ -301,3 +326,12 @@ def install() -> None:
     _originals["put_record"] = FirehoseBackend.put_record
     FirehoseBackend.put_record_batch = lambda self, delivery_stream_name, records: DELIVERY.put_record_batch(self, delivery_stream_name, records)
     FirehoseBackend.put_record = lambda self, delivery_stream_name, record: DELIVERY.put_record(self, delivery_stream_name, record)
+
+
+
+def _encryption(destination: dict) -> dict:
+    """The server-side encryption Firehose requests for a delivered object: the destination's KMS key when
+    its ``EncryptionConfiguration`` names one (as on AWS, where Firehose sends it with PutObject). Otherwise
+    nothing, and the bucket's default encryption applies (moto's put_object applies it, as S3 does)."""
+    kms = ((destination.get("EncryptionConfiguration") or {}).get("KMSEncryptionConfig") or {}).get("AWSKMSKeyARN")
+    return {"encryption": "aws:kms", "kms_key_id": kms} if kms else {}

@@ -9,7 +9,10 @@ What moto 5.2 does and what this module changes (see ``moto_compat`` for the pin
   keeps its records and never calls Lambda; the trigger in :mod:`.trigger` polls it instead.
 * Sequence numbers were ``len(items) + start`` (reused once the stream was cleared). Now a per-shard
   counter: unique and strictly increasing.
-* ``awsRegion`` was always ``us-east-1``: now the table's region.
+* ``awsRegion`` was always ``us-east-1``: now the table's region. ``eventVersion`` was ``1.0``: now
+  ``1.1`` as on AWS. ``SizeBytes`` was the length of the whole typed JSON: now the Keys plus the images
+  sized by DynamoDB's item-size rules (:func:`.records.record_size`). A Binary key was kept as base64 text
+  in ``Keys`` (raw bytes in the images): now raw bytes too, so GetRecords encodes it once.
 * Every table's shard had the same id: now ``shardId-<epoch ms, 20 digits>-<8 hex>`` like AWS.
 * ``ApproximateCreationDateTime`` was a datetime with microseconds: now whole epoch seconds
   (AWS rounds down to the second), a number on the wire.
@@ -23,6 +26,7 @@ What moto 5.2 does and what this module changes (see ``moto_compat`` for the pin
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import logging
 import secrets
@@ -30,6 +34,7 @@ import threading
 import time
 from typing import Any, Iterator
 
+from .records import record_size
 from .state import DYNAMODB_LOCK, SETTINGS
 
 LOG = logging.getLogger(__name__)
@@ -74,12 +79,23 @@ def _shard_add(self: Any, old: Any, new: Any) -> None:
         self.next_sequence_number += 1
         record = StreamRecord(self.table, view_type, event_name, old, new, seq)
         body = record.record
+        _raw_binary_keys(body["dynamodb"]["Keys"])
+        body["eventVersion"] = "1.1"  # AWS's DynamoDB stream records; moto says 1.0
+        body["dynamodb"]["SizeBytes"] = record_size(body["dynamodb"])  # moto's is the typed JSON's length
         body["awsRegion"] = self.table.region_name
         body["dynamodb"]["ApproximateCreationDateTime"] = int(time.time())
         if event_name == "REMOVE" and getattr(_deleting_for_ttl, "active", False):
             body["userIdentity"] = dict(TTL_USER_IDENTITY)
         self.items.append(record)
         _trim(self)
+
+
+def _raw_binary_keys(keys: dict[str, Any]) -> None:
+    """moto puts a Binary key as base64 text in ``Keys`` but raw bytes in the images: make it bytes, like the
+    images, so GetRecords encodes it once (see :mod:`.records` for the wire form)."""
+    for typed in keys.values():
+        if isinstance(typed.get("B"), str):
+            typed["B"] = base64.b64decode(typed["B"])
 
 
 def _trim(shard: Any) -> None:

@@ -14,6 +14,9 @@ every step, so UpdateEventSourceMapping takes effect as on AWS, and honours:
   no filter is dropped, never retried, and the checkpoint moves past it;
 * ``BatchSize`` (and the 6 MB invocation payload limit), ``MaximumBatchingWindowInSeconds``;
 * in-order, one batch at a time per shard: a failing batch blocks the shard while it is retried;
+  with ``ParallelizationFactor`` N > 1, up to N batches of one shard at once, the records spread over N
+  lanes by item key (partition and sort key), so one item's records stay in one lane, in order, and never
+  run concurrently (Lambda developer guide: concurrent batches per shard, in-order processing per item key);
 * failures (error, timeout, crash) are retried with back-off until ``MaximumRetryAttempts``
   (-1 = forever) or ``MaximumRecordAgeInSeconds`` (-1 = none) give up, then the batch is discarded and,
   with a ``DestinationConfig.OnFailure`` SQS queue or SNS topic, its metadata is sent in AWS's shape
@@ -34,13 +37,16 @@ import logging
 import threading
 import time
 import uuid
+import zlib
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from .faults import FAULTS
 from .lambda_runtime import POOL, Invocation
-from .state import DYNAMODB_LOCK, ENDPOINT, METRICS, SETTINGS
+from .records import wire_attributes
+from .state import DYNAMODB_LOCK, ENDPOINT, METRICS, PROBLEMS, SETTINGS
 from .streams import shard_for_stream_arn
 
 LOG = logging.getLogger(__name__)
@@ -48,17 +54,22 @@ LOG = logging.getLogger(__name__)
 PAYLOAD_LIMIT = 6 * 1024 * 1024  # synchronous invocation payload, bytes
 READ_LIMIT = 1000  # records per GetRecords
 MAX_BACKOFF_SECONDS = 2.0
+RECORD_ERROR_ATTEMPTS = 3  # a record the local trigger itself cannot prepare is tried this often, then set aside
 
 
 def lambda_record(raw: dict[str, Any], stream_arn: str) -> dict[str, Any]:
-    """A stream record (GetRecords shape) as the Lambda event carries it."""
+    """A stream record (moto's stored shape) as the Lambda event carries it: plain JSON, Binary as base64."""
+    dynamodb = dict(raw["dynamodb"])
+    for part in ("Keys", "NewImage", "OldImage"):
+        if part in dynamodb:
+            dynamodb[part] = wire_attributes(dynamodb[part])
     record: dict[str, Any] = {
         "eventID": raw["eventID"],
         "eventName": raw["eventName"],
         "eventVersion": raw["eventVersion"],
         "eventSource": "aws:dynamodb",
         "awsRegion": raw["awsRegion"],
-        "dynamodb": dict(raw["dynamodb"]),
+        "dynamodb": dynamodb,
     }
     identity = raw.get("userIdentity")
     if identity:
@@ -109,6 +120,7 @@ class MappingConfig:
     max_retries: int
     max_record_age: int
     on_failure: str | None
+    parallelization: int = 1
 
     @classmethod
     def from_moto(cls, esm: Any) -> "MappingConfig":
@@ -130,6 +142,7 @@ class MappingConfig:
             max_retries=number(esm.max_retry_attempts, -1),
             max_record_age=number(esm.max_record_age, -1),
             on_failure=((esm.destination_config or {}).get("OnFailure") or {}).get("Destination"),
+            parallelization=min(10, max(1, number(getattr(esm, "parallelization_factor", None), 1))),
         )
 
 
@@ -156,6 +169,8 @@ class MappingPoller:
         self.position: int | None = None
         self.shard_id: str | None = None
         self._window_started: float | None = None
+        self._failing = False
+        self._record_errors: dict[int, int] = {}  # sequence number -> attempts, for records the runtime could not prepare
         self.thread = threading.Thread(target=self._run, name=f"esm-{uuid_[:8]}", daemon=True)
 
     # ---------------------------------------------------------------- moto lookups
@@ -176,8 +191,15 @@ class MappingPoller:
                 if cfg is None:
                     return  # mapping deleted (or the server was reset)
                 busy = self._step(cfg) if cfg.enabled else False
-            except Exception:  # noqa: BLE001 - keep the poller alive; AWS would retry too
+                if self._failing:
+                    self._failing = False
+                    PROBLEMS.resolve("trigger", self.uuid, position=str(self.position))
+            except Exception as err:  # noqa: BLE001 - keep the poller alive, and say so where people look
                 LOG.exception("trigger %s failed a step", self.uuid)
+                self._failing = True
+                PROBLEMS.report("trigger", self.uuid, f"the local trigger of mapping {self.uuid} failed a step; its shard waits at "
+                                f"sequence number {self.position} until the step succeeds", err, mapping=self.uuid,
+                                shard_id=self.shard_id, position=str(self.position))
                 busy = False
             if not busy:
                 self._stop.wait(SETTINGS.poll_seconds)
@@ -197,7 +219,7 @@ class MappingPoller:
                     self.position = shard.starting_sequence_number
             self.position = max(self.position, shard.starting_sequence_number)  # trimmed records are gone
             index = self.position - shard.starting_sequence_number
-            raws = [r.record for r in shard.items[index : index + max(READ_LIMIT, cfg.batch_size)]]
+            raws = [r.record for r in shard.items[index : index + max(READ_LIMIT, cfg.batch_size * cfg.parallelization)]]
         if not raws:
             self._window_started = None
             return False
@@ -207,18 +229,27 @@ class MappingPoller:
         filtered = 0
         for raw in raws:
             seq = int(raw["dynamodb"]["SequenceNumber"])
-            record = lambda_record(raw, cfg.stream_arn)
-            if not matches_filters(record, cfg.filters):
+            try:
+                text = self._prepare(raw, cfg)
+            except Exception as err:  # noqa: BLE001 - a bug of the emulator must not stall the shard silently
+                if batch:
+                    break  # deliver the records before it first; it heads the next step
+                if last_scanned is not None:
+                    self.position = last_scanned + 1  # records filtered out before it are done
+                if not self._record_error(cfg, shard.id, raw, seq, err):
+                    return False  # tried again at the next poll; the health report shows the stuck shard
+                last_scanned = seq  # set aside (OnFailure message); the shard moves on
+                continue
+            if text is None:
                 filtered += 1
                 last_scanned = seq
                 continue
-            text = json.dumps(record, separators=(",", ":"))
-            if batch and size + len(text) + 1 > PAYLOAD_LIMIT:
+            if batch and size + len(text) + 1 > PAYLOAD_LIMIT * cfg.parallelization:
                 break
             batch.append(Item(seq, int(raw["dynamodb"]["ApproximateCreationDateTime"]), text))
             size += len(text) + 1
             last_scanned = seq
-            if len(batch) >= cfg.batch_size:
+            if len(batch) >= cfg.batch_size * cfg.parallelization:
                 break
         full = len(batch) >= cfg.batch_size or size > PAYLOAD_LIMIT // 2
         if batch and cfg.window_seconds > 0 and not full:
@@ -231,10 +262,80 @@ class MappingPoller:
         self._window_started = None
         if filtered:
             METRICS.add("trigger.records_filtered_out", filtered)
-        if batch and not self._deliver(cfg, shard.id, batch):
+        if batch and not self._deliver_lanes(cfg, shard.id, batch):
             return False  # stopped or mapping deleted while retrying: no checkpoint
         if last_scanned is not None:
             self.position = last_scanned + 1
+        return True
+
+    def _prepare(self, raw: dict[str, Any], cfg: MappingConfig) -> str | None:
+        """The record's event JSON, or None when no filter matches it."""
+        FAULTS.trigger_record_fails(raw["dynamodb"].get("Keys") or {})
+        record = lambda_record(raw, cfg.stream_arn)
+        if not matches_filters(record, cfg.filters):
+            return None
+        text = json.dumps(record, separators=(",", ":"))
+        if self._record_errors:
+            self._record_errors.pop(int(raw["dynamodb"]["SequenceNumber"]), None)
+        return text
+
+    def _record_error(self, cfg: MappingConfig, shard_id: str, raw: dict[str, Any], seq: int, err: Exception) -> bool:
+        """Count and show an error preparing ``raw``; True once it was set aside after RECORD_ERROR_ATTEMPTS."""
+        attempts = self._record_errors.get(seq, 0) + 1
+        self._record_errors = {seq: attempts}
+        METRICS.add("trigger.record_errors")
+        LOG.error("trigger %s could not prepare record %s (attempt %d of %d): %r", cfg.uuid, seq, attempts, RECORD_ERROR_ATTEMPTS, err)
+        detail = {"mapping": cfg.uuid, "function_arn": cfg.function_arn, "stream_arn": cfg.stream_arn, "shard_id": shard_id,
+                  "sequence_number": str(seq), "keys": _printable_keys(raw), "attempts": attempts}
+        if attempts < RECORD_ERROR_ATTEMPTS:
+            PROBLEMS.report("trigger", f"{cfg.uuid}/{seq}", f"the local trigger cannot prepare record {seq}; the shard waits "
+                            f"(attempt {attempts} of {RECORD_ERROR_ATTEMPTS})", err, **detail)
+            return False
+        destination = cfg.on_failure or "no OnFailure destination"
+        PROBLEMS.report("trigger", f"{cfg.uuid}/{seq}", f"the local trigger could not prepare record {seq} and set it aside after "
+                        f"{attempts} attempts (sent to {destination}); it stays readable in the stream for 24 h", err, **detail)
+        PROBLEMS.resolve("trigger", f"{cfg.uuid}/{seq}", outcome=f"set aside, sent to {destination}")
+        self._record_errors = {}
+        METRICS.add("trigger.records_set_aside")
+        arrival = int(raw["dynamodb"].get("ApproximateCreationDateTime") or time.time())
+        self._discard(cfg, shard_id, [Item(seq, arrival, "")], "RetryAttemptsExhausted", attempts, None)
+        return True
+
+    # ---------------------------------------------------------------- ParallelizationFactor
+    def _deliver_lanes(self, cfg: MappingConfig, shard_id: str, records: list[Item]) -> bool:
+        """Deliver what one step read: with ParallelizationFactor N, over up to N lanes at once (one thread
+        each), a record's lane chosen by its item key; each lane sends its records in order, in batches of at
+        most BatchSize and 6 MB. The shard's checkpoint moves only when every lane is done (False if any
+        was interrupted)."""
+        lanes: list[list[Item]] = [[] for _ in range(cfg.parallelization)]
+        for record in records:
+            lanes[_lane(record, cfg.parallelization)].append(record)
+        busy = [lane for lane in lanes if lane]
+        if len(busy) == 1:
+            return self._deliver_in_batches(cfg, shard_id, busy[0])
+        results = [False] * len(busy)
+
+        def run(index: int, lane: list[Item]) -> None:
+            results[index] = self._deliver_in_batches(cfg, shard_id, lane)
+
+        threads = [threading.Thread(target=run, args=(i, lane), name=f"esm-{self.uuid[:8]}-lane{i}", daemon=True) for i, lane in enumerate(busy)]
+        METRICS.add("trigger.concurrent_batches", len(threads))
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return all(results)
+
+    def _deliver_in_batches(self, cfg: MappingConfig, shard_id: str, records: list[Item]) -> bool:
+        start = 0
+        while start < len(records):
+            end, size = start, len('{"Records":[]}')
+            while end < len(records) and end - start < cfg.batch_size and (end == start or size + len(records[end].json) + 1 <= PAYLOAD_LIMIT):
+                size += len(records[end].json) + 1
+                end += 1
+            if not self._deliver(cfg, shard_id, records[start:end]):
+                return False
+            start = end
         return True
 
     # ---------------------------------------------------------------- delivery, retries, bisect
@@ -357,6 +458,21 @@ class MappingPoller:
             METRICS.add("trigger.on_failure_errors")
 
 
+def _printable_keys(raw: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return wire_attributes(raw["dynamodb"].get("Keys") or {})
+    except Exception:  # noqa: BLE001 - only for the report
+        return {"unprintable": repr(raw["dynamodb"].get("Keys"))[:200]}
+
+
+def _lane(record: Item, lanes: int) -> int:
+    """The lane of a record: a stable hash of its item key (Keys: partition and sort key)."""
+    if lanes == 1:
+        return 0
+    keys = json.loads(record.json).get("dynamodb", {}).get("Keys") or {}
+    return zlib.crc32(json.dumps(keys, sort_keys=True).encode()) % lanes
+
+
 def send_on_failure(destination_arn: str, body: str) -> None:
     """SendMessage (SQS) or Publish (SNS) of ``body`` through the local endpoint."""
     import boto3
@@ -381,6 +497,18 @@ class StreamTrigger:
         self._pollers: dict[tuple[str, str, str], MappingPoller] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._seeds: dict[tuple[str, str, str], tuple[str | None, int]] = {}  # checkpoints restored from disk
+
+    def positions(self) -> dict[tuple[str, str, str], tuple[str | None, int]]:
+        """Each mapping's checkpoint: (shard id, next sequence number to read); saved with the local state."""
+        with self._lock:
+            found = {k: (p.shard_id, p.position) for k, p in self._pollers.items() if p.position is not None}
+            return {**self._seeds, **found}
+
+    def seed(self, positions: dict[tuple[str, str, str], tuple[str | None, int]]) -> None:
+        """Resume mappings from saved checkpoints (before :meth:`start`)."""
+        with self._lock:
+            self._seeds = dict(positions)
 
     def start(self, endpoint_url: str) -> None:
         self._stop = threading.Event()
@@ -408,6 +536,8 @@ class StreamTrigger:
                         if poller is not None and poller.thread.is_alive():
                             continue
                         poller = MappingPoller(account, region, esm.uuid, self._stop)
+                        if key in self._seeds:
+                            poller.shard_id, poller.position = self._seeds.pop(key)
                         self._pollers[key] = poller
                     poller.thread.start()
         with self._lock:
@@ -419,6 +549,7 @@ class StreamTrigger:
         with self._lock:
             pollers = list(self._pollers.values())
             self._pollers.clear()
+            self._seeds.clear()
         for poller in pollers:
             poller.thread.join(timeout=10)
         self._stop = threading.Event()
