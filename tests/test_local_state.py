@@ -163,3 +163,30 @@ def test_the_state_folder_is_per_port_under_the_setting_or_the_user_cache_and_of
     assert state_dir(4601) == tmp_path / "mine" / "port-4601"
     monkeypatch.setenv("TTL_ARCHIVE_LOCAL_STATE", "off")
     assert state_dir(4599) is None
+
+
+def test_the_state_gate_waits_for_requests_in_progress_holds_new_ones_and_gives_up_instead_of_deadlocking():
+    import threading
+
+    from helpers.local.runtime.state import Gate
+
+    gate = Gate()
+    gate.acquire_shared()  # a request in progress
+    assert not gate.acquire_exclusive(0.2), "a snapshot waits for it, then gives up"
+    gate.acquire_shared()  # and new requests were not kept out for good
+    gate.release_shared()
+    got: list[bool] = []
+    waiter = threading.Thread(target=lambda: got.append(gate.acquire_exclusive(5)))
+    waiter.start()
+    time.sleep(0.1)
+    entered = threading.Event()
+    newcomer = threading.Thread(target=lambda: (gate.acquire_shared(), entered.set(), gate.release_shared()))
+    newcomer.start()
+    time.sleep(0.1)
+    assert not entered.is_set(), "a new request waits while a snapshot is waiting"
+    gate.release_shared()  # the request in progress ends: the snapshot runs, then the newcomer
+    waiter.join(5)
+    assert got == [True] and not entered.is_set()
+    gate.release_exclusive()
+    newcomer.join(5)
+    assert entered.is_set()
