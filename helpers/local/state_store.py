@@ -8,7 +8,8 @@ Moto has no persistence of its own. Mechanism: **pickling moto's backends at a s
   Lambda functions and event source mappings, Firehose streams, SQS queues with their messages, CloudWatch
   alarms, ...), one pickle per service, plus the local runtime's own state: each trigger's checkpoint
   (shard id and next sequence number) and the Firehose records accepted but not yet written to S3.
-* **When**: from a background thread, once the state has been quiet for a second after a change, or, while
+* **When**: from a background thread, once the state has been quiet for a second after a change (no writing
+  request, no record waiting for a trigger, no invocation running, no Firehose record unwritten), or, while
   work goes on without a pause, once a change has waited ``TTL_ARCHIVE_LOCAL_STATE_SAVE_SECONDS`` (30 s); and
   at ``stop`` (after the runtime stopped and Firehose flushed its buffers). A burst of work is not paused
   again and again: the end-to-end benchmark measures the pipeline with saving on.
@@ -32,18 +33,20 @@ Moto has no persistence of its own. Mechanism: **pickling moto's backends at a s
 
 from __future__ import annotations
 
-import collections
-import copyreg
-import io
 import json
 import logging
 import os
 import pickle
 import threading
 import time
-import weakref
 from pathlib import Path
 from typing import Any
+
+from .state_changes import SIGNING_NAMES, change_fingerprint, service_fingerprint, signing_name
+from .state_pickle import dumps, moto_minor, moto_version
+
+__all__ = ["SIGNING_NAMES", "StateError", "StateStore", "change_fingerprint", "clear", "describe", "dumps", "service_fingerprint",
+           "signing_name", "state_dir"]
 
 LOG = logging.getLogger(__name__)
 
@@ -102,59 +105,6 @@ def clear(folder: Path | None) -> list[str]:
     return removed
 
 
-# ------------------------------------------------------------------------------------------ pickling moto
-
-
-def _rebuild_weak_values(items: dict[Any, Any]) -> weakref.WeakValueDictionary:
-    return weakref.WeakValueDictionary(items)
-
-
-def _rebuild_defaultdict(factory: Any, items: dict[Any, Any]) -> collections.defaultdict:
-    return collections.defaultdict(factory, items)
-
-
-def _reduce_defaultdict(value: collections.defaultdict) -> tuple[Any, ...]:
-    factory = value.default_factory
-    if factory is not None and getattr(factory, "__name__", "") == "<lambda>":
-        sample = factory()  # moto's ``defaultdict(lambda: {})``: keep the behaviour with a named factory
-        factory = type(sample) if type(sample) in (dict, list, set, int) and not sample else None
-        if factory is None:
-            raise pickle.PicklingError(f"defaultdict with an unnamed factory returning {sample!r}")
-    return _rebuild_defaultdict, (factory, dict(value))
-
-
-def _new(kind: Any) -> Any:
-    return kind()
-
-
-_LOCK_TYPES = (type(threading.Lock()), type(threading.RLock()))
-DISPATCH = copyreg.dispatch_table.copy()
-for _lock_type in _LOCK_TYPES:
-    DISPATCH[_lock_type] = lambda lock, _t=_lock_type: (_new, (threading.Lock if _t is _LOCK_TYPES[0] else threading.RLock,))
-DISPATCH[threading.Condition] = lambda cond: (_new, (threading.Condition,))
-DISPATCH[weakref.WeakValueDictionary] = lambda wvd: (_rebuild_weak_values, (dict(wvd.items()),))
-DISPATCH[collections.defaultdict] = _reduce_defaultdict
-
-
-def dumps(value: Any) -> bytes:
-    """Pickle moto objects: locks and conditions come back new, weak maps and lambda defaultdicts are rebuilt."""
-    buffer = io.BytesIO()
-    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
-    pickler.dispatch_table = DISPATCH
-    pickler.dump(value)
-    return buffer.getvalue()
-
-
-def _moto_version() -> str:
-    import moto
-
-    return moto.__version__
-
-
-def _minor(version: str) -> str:
-    return ".".join(version.split(".")[:2])
-
-
 # ------------------------------------------------------------------------------------------ the store
 
 
@@ -211,7 +161,7 @@ class StateStore:
             GATE.release_exclusive()
             self.last_pause_seconds = round(time.monotonic() - paused, 4)
             self.pause_seconds_total += self.last_pause_seconds
-        header = {"format": FORMAT_VERSION, "moto": _moto_version(), "saved_at": time.time(),
+        header = {"format": FORMAT_VERSION, "moto": moto_version(), "saved_at": time.time(),
                   "services": {name: len(blob) for name, blob in sorted(services.items())}, "runtime": len(runtime)}
         self._pending_fingerprint = fingerprint
         return header, pickle.dumps({"services": services, "runtime": runtime}, protocol=pickle.HIGHEST_PROTOCOL)
@@ -264,6 +214,7 @@ class StateStore:
         """Save once the state has been quiet for QUIET_SECONDS after a change, or, under continuous activity,
         once a change has waited ``interval`` seconds: a burst of work (the pipeline archiving thousands of
         items) is not paused again and again, and a quiet server's disk copy is at most a second behind."""
+        from . import runtime
         from .runtime.state import PROBLEMS
 
         seen, changed_at, unsaved_since = None, 0.0, None
@@ -273,8 +224,8 @@ class StateStore:
             if current == self._saved_fingerprint:
                 unsaved_since = None
                 continue
-            if current != seen:
-                seen, changed_at = current, now
+            if current != seen or runtime.busy():
+                seen, changed_at = current, now  # still changing, or work in progress: not a quiet moment yet
             unsaved_since = unsaved_since or now
             if now - changed_at < QUIET_SECONDS and now - unsaved_since < interval:
                 continue
@@ -320,8 +271,8 @@ class StateStore:
                     raise StateError("its header is damaged") from None
                 if not isinstance(header, dict) or header.get("format") != FORMAT_VERSION:
                     raise StateError(f"it has format {header.get('format') if isinstance(header, dict) else '?'}; this version reads format {FORMAT_VERSION}")
-                if _minor(str(header.get("moto", ""))) != _minor(_moto_version()):
-                    raise StateError(f"it was written with moto {header.get('moto')}; this server runs moto {_moto_version()}")
+                if moto_minor(str(header.get("moto", ""))) != moto_minor(moto_version()):
+                    raise StateError(f"it was written with moto {header.get('moto')}; this server runs moto {moto_version()}")
                 try:
                     body = pickle.loads(stream.read())
                 except Exception as err:  # noqa: BLE001 - any damage in the pickle
@@ -411,40 +362,6 @@ def _install(service: str, accounts: dict[str, dict[str, Any]]) -> None:
         per_account = backend_dict[account]
         for region, backend in regions.items():
             dict.__setitem__(per_account, region, backend)
-
-
-def change_fingerprint() -> tuple[int, ...]:
-    """Changes since start: writing requests and the runtime's own work (a new value means: save again)."""
-    from .runtime.state import METRICS
-
-    return tuple(METRICS.get(name) for name in ("server.writes", "ttl.items_deleted", "trigger.records_processed", "trigger.records_filtered_out",
-                                                "trigger.records_discarded", "trigger.records_set_aside", "firehose.objects_written"))
-
-
-# The signing name of a request (``Credential=<key>/<date>/<region>/<name>/aws4_request``) -> moto services it
-# can change; the runtime's own changes: the sweeper deletes items, Firehose writes objects.
-SIGNING_NAMES = {"dynamodb": ("dynamodb", "dynamodbstreams"), "monitoring": ("cloudwatch",), "s3": ("s3",), "lambda": ("lambda",),
-                 "firehose": ("firehose",), "sqs": ("sqs",), "iam": ("iam",), "sts": ("sts",), "logs": ("logs",), "sns": ("sns",)}
-RUNTIME_CHANGES = {"dynamodb": ("ttl.items_deleted",), "s3": ("firehose.objects_written",)}
-
-
-def signing_name(environ: dict[str, Any]) -> str:
-    """The service a request was signed for (``unknown`` without a SigV4 signature)."""
-    auth = environ.get("HTTP_AUTHORIZATION", "")
-    start = auth.find("Credential=")
-    parts = auth[start + 11:].split(",", 1)[0].split("/") if start >= 0 else []
-    return parts[3] if len(parts) >= 5 else "unknown"
-
-
-def service_fingerprint(service: str) -> tuple[int, ...]:
-    """Changes to one moto service since start: requests signed for it, the runtime's changes to it, and
-    unsigned or unknown writes (which could touch any service)."""
-    from .runtime.state import METRICS
-
-    names = [f"server.writes.{n}" for n, services in SIGNING_NAMES.items() if service in services]
-    if not names:
-        names = ["server.writes"]  # a service we do not map: any write may have changed it
-    return tuple(METRICS.get(n) for n in (*names, "server.writes.unknown", *RUNTIME_CHANGES.get(service, ())))
 
 
 def describe(report: dict[str, Any]) -> list[str]:
