@@ -229,6 +229,7 @@ class StateStore:
             unsaved_since = unsaved_since or now
             if now - changed_at < QUIET_SECONDS and now - unsaved_since < interval:
                 continue
+            unsaved_since = None  # what changes from now on waits for the next quiet moment (or interval)
             try:
                 self.save()
                 PROBLEMS.resolve("state", "save")
