@@ -10,7 +10,7 @@ Moto has no persistence of its own. Mechanism: **pickling moto's backends at a s
   (shard id and next sequence number) and the Firehose records accepted but not yet written to S3.
 * **When**: from a background thread, once the state has been quiet for a second after a change (no writing
   request, no record waiting for a trigger, no invocation running, no Firehose record unwritten), or, while
-  work goes on without a pause, once a change has waited ``TTL_ARCHIVE_LOCAL_STATE_SAVE_SECONDS`` (30 s); and
+  work goes on without a pause, once a change has waited ``TTL_ARCHIVE_LOCAL_STATE_SAVE_SECONDS`` (60 s); and
   at ``stop`` (after the runtime stopped and Firehose flushed its buffers). A burst of work is not paused
   again and again: the end-to-end benchmark measures the pipeline with saving on.
 * **Safe point**: the saver takes the state gate exclusively (:class:`.runtime.state.Gate`): requests in
