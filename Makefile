@@ -9,7 +9,9 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	@# setuptools says "Editable installation ... be careful with folders named like the package" on every
+	@# editable install; pip repeats it as a warning. It is information, not a problem: keep the install quiet.
+	PYTHONWARNINGS="ignore:Editable installation" $(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
 ## make demo: run every notebook headless on the embedded local AWS; executed copies go to build/

@@ -82,7 +82,6 @@ def measure(sess, deployed, port: int, n: int, timeout: float) -> dict[str, obje
     # TTL deletes items whose TTL is earlier than now: they are due from the instant expires_at on.
     due = max(float(expires_at), written_end)
     scanner = verify.ArchiveScanner(sess, run)
-    expired = set(run.expired_ids)
     first: dict[str, float] = {}
     done: dict[str, float] = {}
     targets = {"swept": n, "processed": n}
@@ -98,9 +97,9 @@ def measure(sess, deployed, port: int, n: int, timeout: float) -> dict[str, obje
             if key in targets and value >= targets[key] and key not in done:
                 done[key] = now
         if now >= next_scan:
-            count_before = len(scanner.archived_ids() & expired)
+            count_before = scanner.archived_count("expired")
             scanner.poll()
-            archived = len(scanner.archived_ids() & expired)
+            archived = scanner.archived_count("expired")
             if archived > count_before:
                 first.setdefault("in_s3", time.time())
                 last_seen = time.time()
@@ -112,7 +111,7 @@ def measure(sess, deployed, port: int, n: int, timeout: float) -> dict[str, obje
     final = {k: v - before[k] for k, v in _counters(port).items()}
     state = _state(port)
     report = verify.check(sess, run, scanner=scanner, seconds=(last_seen or time.time()) - due, complete="in_s3" in done,
-                          timed_out="in_s3" not in done, use_archive_reader=False)
+                          timed_out="in_s3" not in done)
 
     def rel(t):
         return None if t is None else round(t - due, 2)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .settings import Settings
+from .settings import Settings, SettingsError
 from .target import CredentialsMissing, identity, is_local, session
 
 _EXPORTS: dict[str, tuple[str, ...]] = {
@@ -23,24 +23,33 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "firehose": ("ensure_delivery_stream", "describe_delivery_stream", "delete_delivery_stream"),
     "teardown": ("teardown", "TeardownReport"),
     "outcome": ("Ensured",),
-    "archive_reader": ("read_archive", "read_parquet", "write_parquet", "ArchiveReadResult", "Problem"),
+    "archive_reader": ("read_archive", "read_parquet", "write_parquet", "archive_to_parquet", "ArchiveReadResult", "Problem"),
     "cost_model": ("CostInputs", "Scenario", "compare", "compute_scenario", "default_scenarios"),
     "pricing": ("PriceBook", "MissingPriceError", "PriceListUnavailable"),
     "lambda_function": ("ensure_function", "build_zip", "code_sha256", "delete_function"),
     "trigger": ("ensure_trigger", "delete_trigger", "TTL_FILTER"),
     "failure_queue": ("ensure_failure_queue",),
     "alarms": ("ensure_alarms",),
+    "alarm_topic": ("ensure_alarm_topic",),
+    "redrive": ("RedriveReport",),
+    "reconcile": ("ReconcileReport",),
     "pipeline": ("ensure_pipeline", "Pipeline"),
     "verify": ("start_run", "wait_for_archive", "check", "Report"),
+    "preflight": ("deploy_needs", "reader_actions"),
+    "capacity": ("CapacityInputs", "plan"),
+    "restore": ("restore_from_archive", "RestoreReport", "TtlRule"),
+    "archived_items": ("ArchivedItems",),
+    "item_codec": ("decode_record", "DecodedRecord", "CodecError"),
 }
 _MODULES = (
-    "alarms", "archive_charts", "archive_reader", "cli_equivalent", "cost_charts", "cost_model", "dynamodb",
-    "failure_queue", "firehose", "iam", "lambda_function", "local", "outcome", "pipeline", "pricing", "retry",
-    "s3", "tagging", "teardown", "trigger", "validation", "verify",
+    "alarm_topic", "alarms", "archive_charts", "archive_reader", "archived_items", "capacity", "cli_equivalent", "cost_charts",
+    "cost_model", "dynamodb", "failure_queue", "firehose", "iam", "inventory", "item_codec", "lambda_function", "local", "outcome",
+    "pipeline", "preflight", "pricing", "reconcile", "redrive", "restore", "retry", "s3", "tagging", "teardown", "trigger",
+    "validation", "verify",
 )
 _NAME_TO_MODULE = {name: module for module, names in _EXPORTS.items() for name in names}
 
-__all__ = ["CredentialsMissing", "Settings", "identity", "is_local", "session", *_NAME_TO_MODULE, *_MODULES]
+__all__ = ["CredentialsMissing", "Settings", "SettingsError", "identity", "is_local", "session", *_NAME_TO_MODULE, *_MODULES]
 
 
 def __getattr__(name: str) -> Any:

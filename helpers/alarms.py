@@ -13,9 +13,9 @@ Three alarms, each tagged with the stack's tags:
   5 minutes) >= 1. Every message there is a discarded batch whose records must be replayed from the
   stream within its 24 hours.
 
-Missing data counts as "not breaching" (no invocations means no errors). ``alarm_actions`` (for
-example an SNS topic ARN) is empty by default: the alarm state shows in the console; add a topic to be
-notified.
+Missing data counts as "not breaching" (no invocations means no errors). The alarms notify the stack's
+SNS topic (:mod:`helpers.alarm_topic`) when the settings turn it on (``TTL_ARCHIVE_ALARM_EMAIL`` or
+``TTL_ARCHIVE_ALARM_TOPIC``) and it exists; otherwise the alarm state shows in the console only.
 """
 
 from __future__ import annotations
@@ -77,8 +77,6 @@ def _alarm_name(name: str) -> str:
 
 def alarm_specs(settings: Settings, *, iterator_age_threshold_ms: int = DEFAULT_ITERATOR_AGE_THRESHOLD_MS) -> list[AlarmSpec]:
     """The three alarms for this stack (see the module docstring), validated."""
-    validation.function_name(settings.function_name)
-    validation.queue_name(settings.failure_queue_name)
     validation.int_range(iterator_age_threshold_ms, 1_000, 86_400_000, "IteratorAge alarm threshold (milliseconds)")
     fn, queue = settings.function_name, settings.failure_queue_name
     return [
@@ -148,18 +146,35 @@ def ensure_alarms(
     settings: Settings,
     *,
     iterator_age_threshold_ms: int = DEFAULT_ITERATOR_AGE_THRESHOLD_MS,
-    alarm_actions: Sequence[str] = (),
+    alarm_actions: Sequence[str] | None = None,
 ) -> list[Ensured]:
     """Create or update the stack's three alarms (errors, iterator age, failure queue depth); idempotent.
 
-    ``alarm_actions``: ARNs to notify (e.g. an SNS topic), applied to all three. Values are validated
-    before any AWS call. Returns one :class:`Ensured` per alarm.
+    ``alarm_actions``: ARNs to notify, applied to all three; None (default) means the stack's alarm topic
+    when ``settings.alarm_topic`` is on and the topic exists (create it first with
+    :func:`helpers.alarm_topic.ensure_alarm_topic`), else none. Values are validated before any AWS call.
+    Returns one :class:`Ensured` per alarm.
     """
     specs = alarm_specs(settings, iterator_age_threshold_ms=iterator_age_threshold_ms)
+    if alarm_actions is None:
+        alarm_actions = default_alarm_actions(session, settings)
     for arn in alarm_actions:
         if not isinstance(arn, str) or not arn.startswith("arn:"):
             raise ValueError(f"invalid alarm action {arn!r}: alarm actions are ARNs (for example an SNS topic ARN)")
     return [ensure_alarm(session, settings, spec, alarm_actions=alarm_actions) for spec in specs]
+
+
+def default_alarm_actions(session: Any, settings: Settings) -> list[str]:
+    """``[topic ARN]`` when the settings turn the alarm topic on and it exists, else ``[]``."""
+    if not settings.alarm_topic:
+        return []
+    from .alarm_topic import find_topic
+
+    arn = find_topic(session, settings.alarm_topic_name)
+    if arn is None:
+        LOG.warning("the alarm topic %s does not exist yet: the alarms notify nobody (run ensure_alarm_topic first)", settings.alarm_topic_name)
+        return []
+    return [arn]
 
 
 def alarm_states(session: Any, settings: Settings) -> dict[str, str]:

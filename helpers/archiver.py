@@ -9,8 +9,9 @@ What a call of :func:`handler` guarantees
 * Only TTL deletes are archived: ``eventName == "REMOVE"`` with ``userIdentity == {"type": "Service",
   "principalId": "dynamodb.amazonaws.com"}`` and an old image. Everything else is skipped and counted by
   reason (``insert``, ``modify``, ``user_delete``, ``no_old_image``, ``other_event``); a skipped record is done.
-* One JSON line per archived item (numbers keep every digit, binary as base64, sets sorted). A line longer
-  than one Firehose record is split into part lines, never dropped.
+* One JSON line per archived item in archive format 2 (numbers keep every digit, binary as base64, sets
+  sorted, and a sparse ``types`` tree naming every B, SS, NS and BS so that the exact item can be rebuilt; a
+  plain item carries none). A line longer than one Firehose record is split into part lines, never dropped.
 * Lines are packed into Firehose records of at most ``MAX_RECORD_BYTES`` (1,024,000) and records into
   PutRecordBatch calls of at most ``MAX_BATCH_RECORDS`` (500) records and ``MAX_BATCH_BYTES`` (4 MiB) of Data.
 * Only failed Firehose records are sent again (per-record ``ErrorCode``, or the whole call on a retryable
@@ -56,7 +57,7 @@ from json.encoder import encode_basestring as _json_str  # the C encoder when av
 FIREHOSE_MAX_RECORD_BYTES = 1_024_000  # 1,000 KiB per record (before base64)
 FIREHOSE_MAX_BATCH_RECORDS = 500
 FIREHOSE_MAX_BATCH_BYTES = 4 * 1024 * 1024  # 4 MiB of record Data per call
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # format 1: no ``types``; docs/archive-format.md
 TTL_PRINCIPAL = "dynamodb.amazonaws.com"
 DEFAULT_TTL_ATTRIBUTE = "expires_at"
 DEFAULT_SAFETY_MARGIN_MS = 3_000
@@ -244,7 +245,13 @@ def _num_key(text: str) -> Decimal:
     return Decimal(_number(text))
 
 
-def _enc_map(value) -> str:
+_TYPED = {k: f'"{k}"' for k in ("B", "SS", "NS", "BS")}  # types plain JSON cannot tell, as JSON text
+
+
+def _enc_map(value, types=None) -> str:
+    """An M value (or a whole image) as a JSON object text. With ``types`` (a list), also append to it the
+    members of format 2's sparse type tree as JSON text: ``"name":"B"`` (or SS, NS, BS) for such values,
+    ``"name":{...}`` for a nested M or L holding one, nothing for plain values."""
     parts = []
     add = parts.append
     keys = _key_cache
@@ -260,17 +267,27 @@ def _enc_map(value) -> str:
                 add(prefix + inner)
             else:
                 add(prefix + _number(inner))
-        elif kind == "M":
-            add(prefix + _enc_map(inner))
+        elif types is None:
+            add(prefix + (_enc_map(inner) if kind == "M" else _ENCODERS[kind](inner)))
+        elif kind == "M" or kind == "L":
+            sub: list = []
+            add(prefix + (_enc_map(inner, sub) if kind == "M" else _enc_list(inner, sub)))
+            if sub:
+                types.append(prefix + "{" + ",".join(sub) + "}")
         else:
             add(prefix + _ENCODERS[kind](inner))
+            code = _TYPED.get(kind)
+            if code is not None:
+                types.append(prefix + code)
     return "{" + ",".join(parts) + "}"
 
 
-def _enc_list(value) -> str:
+def _enc_list(value, types=None) -> str:
+    """An L value as a JSON array text; ``types`` as for :func:`_enc_map`, the members keyed by the position
+    as a decimal string (``"0"``, ``"1"``...)."""
     parts = []
     add = parts.append
-    for av in value:
+    for index, av in enumerate(value):
         kind, = av
         inner = av[kind]
         if kind == "S":
@@ -280,10 +297,18 @@ def _enc_list(value) -> str:
                 add(inner)
             else:
                 add(_number(inner))
-        elif kind == "M":
-            add(_enc_map(inner))
+        elif types is None:
+            add(_enc_map(inner) if kind == "M" else _ENCODERS[kind](inner))
+        elif kind == "M" or kind == "L":
+            sub: list = []
+            add(_enc_map(inner, sub) if kind == "M" else _enc_list(inner, sub))
+            if sub:
+                types.append(f'"{index}":{{' + ",".join(sub) + "}")
         else:
             add(_ENCODERS[kind](inner))
+            code = _TYPED.get(kind)
+            if code is not None:
+                types.append(f'"{index}":{code}')
     return "[" + ",".join(parts) + "]"
 
 
@@ -323,12 +348,22 @@ def attribute_value_to_json(av: dict) -> str:
 def image_to_json(image: dict) -> str:
     """A whole item image (attribute name -> AttributeValue) as one JSON object text; see
     :func:`attribute_value_to_json` for the rules. Raises ValueError on malformed input."""
+    return image_to_json_typed(image, with_types=False)[0]
+
+
+def image_to_json_typed(image: dict, with_types: bool = True) -> tuple:
+    """``(item JSON text, types JSON text or None)``: the item as plain JSON and, when it holds a B, SS,
+    NS or BS anywhere, the sparse type tree of format 2 (docs/archive-format.md) as compact JSON text.
+    None when plain JSON tells every type (S, N, BOOL, NULL, M, L only). Raises ValueError on malformed
+    input."""
+    types = [] if with_types else None
     try:
-        return _enc_map(image)
+        text = _enc_map(image, types)
     except KeyError as err:
         raise ValueError(f"unknown DynamoDB type {err.args[0]!r}") from None
     except (AttributeError, TypeError, binascii.Error) as err:
         raise ValueError(f"malformed item image: {err}") from None
+    return text, ("{" + ",".join(types) + "}" if types else None)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -412,7 +447,8 @@ def archive_line(record: dict, ttl_attribute: str = DEFAULT_TTL_ATTRIBUTE) -> st
     """The archive line (JSON text, no newline) for one TTL-delete stream record (Lambda event shape).
 
     Fields in order: event_id, sequence_number, table, region, event_source_arn, deleted_at, ttl_attribute,
-    ttl (the old image's TTL attribute if it is a Number, else null), keys, item, format. Raises ValueError
+    ttl (the old image's TTL attribute if it is a Number, else null), keys, item, types (format 2: only when
+    the item holds a B, SS, NS or BS anywhere), format. Raises ValueError
     (or KeyError for a record without ``dynamodb``) on malformed input.
     """
     ddb = record["dynamodb"]
@@ -429,6 +465,8 @@ def archive_line(record: dict, ttl_attribute: str = DEFAULT_TTL_ATTRIBUTE) -> st
         deleted_at = _iso_utc(ddb.get("ApproximateCreationDateTime"))
     except (ValueError, ArithmeticError, OverflowError, OSError) as err:
         raise ValueError(f"bad ApproximateCreationDateTime: {err}") from None
+    item, types = image_to_json_typed(image)
+    typed = "" if types is None else ',"types":' + types
     source = _source_cache.get((arn, record.get("awsRegion")))
     if source is None:
         source = _source_text(arn, record.get("awsRegion"))
@@ -440,7 +478,8 @@ def archive_line(record: dict, ttl_attribute: str = DEFAULT_TTL_ATTRIBUTE) -> st
         f',"ttl_attribute":{_json_str(ttl_attribute)}'
         f',"ttl":{ttl}'
         f',"keys":{"null" if keys is None else image_to_json(keys)}'
-        f',"item":{image_to_json(image)}'
+        f',"item":{item}'
+        f"{typed}"
         f',"format":{FORMAT_VERSION}}}'
     )
 
@@ -468,13 +507,13 @@ def _utf8(text: str) -> bytes:
 def split_line(text: str, event_id, max_bytes: int) -> list:
     """Split one line's text into part lines (bytes, newline-terminated), each at most ``max_bytes``.
 
-    Part ``i`` of ``n`` is ``{"part_of": event_id, "part": i, "parts": n, "data": <slice>, "format": 1}``;
+    Part ``i`` of ``n`` is ``{"part_of": event_id, "part": i, "parts": n, "data": <slice>, "format": 2}``;
     joining the ``data`` of parts 0..n-1 gives ``text`` back. Slices are cut between code points, sized so
     that the escaped slice fits. Raises ValueError if ``max_bytes`` cannot hold a part with any data.
     """
     placeholder = 9_999_999  # at most 7 digits for part and parts: 10 million parts is beyond any item
     head = '{"part_of":' + _opt_str(event_id) + ',"part":'
-    overhead = len(_utf8(head + f'{placeholder},"parts":{placeholder},"data":"","format":1}}\n'))
+    overhead = len(_utf8(head + f'{placeholder},"parts":{placeholder},"data":"","format":{FORMAT_VERSION}}}\n'))
     budget = max_bytes - overhead  # bytes for the escaped slice between its quotes
     if budget < 12:
         raise ValueError(f"max_bytes={max_bytes} leaves no room for part data (event id too long?)")
@@ -491,10 +530,11 @@ def split_line(text: str, event_id, max_bytes: int) -> list:
         chunks.append(chunk)
         pos += size
     count = len(chunks)
+    tail = f',"format":{FORMAT_VERSION}}}\n'
     if count > placeholder:  # pragma: no cover - would need a line of 10 TB
         raise ValueError("line too long to split")
     return [
-        _utf8(head + f'{i},"parts":{count},"data":' + _json_str(chunk) + ',"format":1}\n')
+        _utf8(head + f'{i},"parts":{count},"data":' + _json_str(chunk) + tail)
         for i, chunk in enumerate(chunks)
     ]
 

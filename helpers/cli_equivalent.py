@@ -30,7 +30,8 @@ How a call is rendered
 * Parameters, in the order given: ``--kebab-case`` flags; structures, lists and maps as JSON; booleans as
   ``--flag`` / ``--no-flag``; timestamps in ISO 8601; blobs as placeholders (``fileb://<name>.bin`` at the
   top level, a streaming body as a file name, ``"<N bytes>"`` inside JSON) since bytes do not belong in a
-  command line. Every value is shell-quoted (``shlex.quote``).
+  command line. Every value is shell-quoted (``shlex.quote``). A call whose response is a stream
+  (``get-object``) gets the CLI's positional output file: the last part of the object key.
 * ``--region`` is added with the client's region, and ``--endpoint-url`` when the session targets an
   emulator (the embedded local AWS or ``AWS_ENDPOINT_URL``), so the command goes where the call went.
 
@@ -146,25 +147,35 @@ class Calls:
     def __iter__(self) -> Iterator[RecordedCall]:
         return iter(self._selected())
 
-    def text(self, mutating_only: bool | None = None) -> str:
+    def text(self, mutating_only: bool | None = None, per_operation: int | None = None) -> str:
         """The commands as a shell script: long ones wrapped, failed calls marked with ``# -> Code``,
-        consecutive repeats (a waiter polling) folded into one line with their count."""
+        consecutive repeats (a waiter polling) folded into one line with their count. With
+        ``per_operation=N``, at most N commands of each operation are written out and a closing comment
+        counts the rest (a loop of a thousand ``batch-write-item`` calls reads as two and a count)."""
         blocks: list[str] = []
         previous: str | None = None
         count = 0
+        shown: dict[str, int] = {}
+        left_out: dict[str, int] = {}
 
         def flush() -> None:
             if previous is not None:
                 blocks.append(previous + (f"  # x{count} (polling until ready)" if count > 1 else ""))
 
         for call in self._selected(mutating_only):
+            name = " ".join(call.tokens()[:3])  # "aws dynamodb batch-write-item"
+            if per_operation is not None and shown.get(name, 0) >= per_operation:
+                left_out[name] = left_out.get(name, 0) + 1
+                continue
             rendered = call.wrapped() + (f"  # -> {call.error}" if call.error else "")
             if rendered == previous:
                 count += 1
                 continue
+            shown[name] = shown.get(name, 0) + 1
             flush()
             previous, count = rendered, 1
         flush()
+        blocks += [f"# ... and {n:,} more `{name}` call{'s' if n > 1 else ''} like the above" for name, n in left_out.items()]
         return "\n".join(blocks) if blocks else "# (no AWS calls were made)"
 
     def _repr_markdown_(self) -> str:
@@ -174,9 +185,9 @@ class Calls:
             fence += "`"
         return f"{fence}bash\n{body}\n{fence}"
 
-    def show(self, mutating_only: bool | None = None) -> None:
-        """Display the commands: a Markdown ``bash`` block in Jupyter, plain text elsewhere."""
-        text = self.text(mutating_only)
+    def show(self, mutating_only: bool | None = None, per_operation: int | None = None) -> None:
+        """Display the commands (see :meth:`text`): a Markdown ``bash`` block in Jupyter, plain text elsewhere."""
+        text = self.text(mutating_only, per_operation)
         try:
             from IPython import get_ipython
 
@@ -252,6 +263,15 @@ def render_command(service_name: str, operation_name: str, params: dict[str, Any
     return RecordedCall(service_name, operation_name, render_arguments(params, input_shape), region, endpoint_url).command
 
 
+def _outfile(model: OperationModel, params: dict[str, Any]) -> list[str]:
+    """The positional file the AWS CLI writes a streaming response to (``get-object ... <outfile>``):
+    the object key's last part, so the command runs as shown."""
+    if not model.has_streaming_output:
+        return []
+    name = str(params.get("Key") or "output.bin").rstrip("/").rsplit("/", 1)[-1] or "output.bin"
+    return [shlex.quote(name)]
+
+
 # --------------------------------------------------------------------------- recording
 
 
@@ -274,7 +294,7 @@ def recording(session: boto3.Session, *, mutating_only: bool = False) -> Iterato
         if not active["on"]:
             return None
         try:
-            arguments = render_arguments(params, model.input_shape)
+            arguments = render_arguments(params, model.input_shape) + _outfile(model, params)
         except Exception as err:  # noqa: BLE001 - recording must never break the call it watches
             arguments = [f"# (could not render parameters: {type(err).__name__})"]
         context.setdefault(_CONTEXT_KEY, {})[uid] = RecordedCall(model.service_model.service_name, model.name, arguments, endpoint_url=endpoint_url)

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from . import cost_model as cm
-from .pricing import REGIONS
+from .pricing import REGIONS, PriceBook
 
 COMPONENT_LABELS = {
     "dynamodb_storage": "DynamoDB storage",
@@ -40,13 +40,22 @@ COMPONENT_LABELS = {
 
 def _ax(ax):
     if ax is None:
-        _, ax = plt.subplots(figsize=(9, 4.5))
+        _, ax = plt.subplots(figsize=(9, 5.2), layout="constrained")
     return ax
 
 
 def _usd(ax, label: str = "USD") -> None:
     ax.set_ylabel(label)
     ax.grid(True, alpha=0.3)
+
+
+def _legend_below(ax, ncol: int = 2) -> None:
+    """The legend under the axes, outside the data, in columns: nothing drawn is covered and long
+    scenario names stay whole at JupyterLab's default width."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(handles, labels, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=ncol,
+                  frameon=False)
 
 
 def plot_monthly(comparison: cm.Comparison, ax=None):
@@ -56,7 +65,7 @@ def plot_monthly(comparison: cm.Comparison, ax=None):
     ax.set_title(f"Monthly cost per scenario ({comparison.inputs.region})")
     ax.set_xlabel("month")
     _usd(ax, "USD per month")
-    ax.legend(fontsize=7, loc="upper left")
+    _legend_below(ax)
     return ax
 
 
@@ -67,7 +76,7 @@ def plot_cumulative(comparison: cm.Comparison, ax=None):
     ax.set_title("Cumulative cost")
     ax.set_xlabel("month")
     _usd(ax, "USD since month 1")
-    ax.legend(fontsize=7, loc="upper left")
+    _legend_below(ax)
     return ax
 
 
@@ -83,7 +92,7 @@ def plot_breakdown(result: cm.ScenarioResult, ax=None):
         step = max(1, len(monthly) // 12)
         ax.set_xticks(range(0, len(monthly), step))
         ax.set_xticklabels(monthly.index[::step], rotation=0)
-        ax.legend(fontsize=7, loc="upper left")
+        _legend_below(ax, ncol=3)
     ax.set_title(f"Where the money goes: {result.scenario.name}")
     ax.set_xlabel("month")
     _usd(ax, "USD per month")
@@ -107,7 +116,7 @@ def plot_buffer_sweep(sweep: pd.DataFrame, ax=None, value: str = "total_usd"):
     ax.set_xlabel("Firehose buffer size (MiB)")
     ax.set_title("Small files: total cost over the horizon against the buffer size")
     _usd(ax, "USD over the horizon")
-    ax.legend(fontsize=7, loc="best")
+    _legend_below(ax, ncol=1)
     return ax
 
 
@@ -130,29 +139,78 @@ def plot_break_even(comparison: cm.Comparison, baseline: str = cm.BASELINE, ax=N
     ax.set_xlabel("month")
     _usd(ax, "USD saved so far")
     if len(cum.columns) > 1:
-        ax.legend(fontsize=7, loc="upper left")
+        _legend_below(ax)
     return ax
 
 
-def dashboard(comparison: cm.Comparison, scenario: str, sweep: pd.DataFrame | None = None):
-    """All the charts in one figure (the calculator draws this). Returns the Figure."""
-    fig, axes = plt.subplots(3, 2, figsize=(14, 13))
-    plot_monthly(comparison, axes[0, 0])
-    plot_cumulative(comparison, axes[0, 1])
+def plot_object_size(curve: pd.DataFrame, break_even_kb: dict | None = None, object_kb_now: float | None = None,
+                     window_months: float | None = None, ax=None):
+    """USD per GB stored over the window against the object size (log-log), one line per storage class
+    (``cost_model.object_size_curve``), a dot where each class's line meets S3 Standard's (its
+    break-even object size, from ``break_even_kb``: class -> KB), and the 128 KB lifecycle default and
+    today's object size as vertical lines."""
+    ax = _ax(ax)
+    for i, cls in enumerate(curve.columns):
+        label = "stays in S3 Standard" if cls == "STANDARD" else f"→ {cm.CLASS_LABEL[cls].removeprefix('S3 ')}"
+        kb = (break_even_kb or {}).get(cls)
+        if kb is not None:
+            label += f" (pays from {kb:,.0f} KB)"
+        line, = ax.plot(curve.index, curve[cls], color=f"C{i}", linewidth=1.6, label=label)
+        if kb is not None and curve.index.min() <= kb <= curve.index.max():
+            y = np.interp(kb, curve.index, curve["STANDARD"])
+            ax.plot([kb], [y], "o", color=line.get_color(), markersize=7, markeredgecolor="black")
+    ax.axvline(cm.LIFECYCLE_DEFAULT_MIN_KB, color="grey", linestyle=":", linewidth=1)
+    ax.annotate("128 KB lifecycle default", (cm.LIFECYCLE_DEFAULT_MIN_KB, 1), xycoords=("data", "axes fraction"),
+                xytext=(-3, -12), textcoords="offset points", fontsize=8, color="grey", ha="right")
+    if object_kb_now:
+        ax.axvline(object_kb_now, color="black", linestyle="--", linewidth=1)
+        ax.annotate(f"today's objects: {object_kb_now:,.0f} KB", (object_kb_now, 1), xycoords=("data", "axes fraction"),
+                    xytext=(3, -24), textcoords="offset points", fontsize=8)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("object size (KB, compressed)")
+    window = f" over {window_months:g} months" if window_months else ""
+    ax.set_title(f"Cost per GB{window} against the object size")
+    _usd(ax, "USD per GB stored")
+    _legend_below(ax)
+    return ax
+
+
+def calculator_figures(comparison: cm.Comparison, scenario: str, sweep: pd.DataFrame | None = None,
+                       answer: "cm.Answer | None" = None, curve: pd.DataFrame | None = None) -> list:
+    """The notebook's charts, one figure each at the notebook's size (so they read at JupyterLab's default
+    width, as in the walkthrough above the calculator): monthly, cumulative, breakdown of ``scenario``,
+    break-even, buffer sweep (if given), cost against object size (if ``answer`` and ``curve``)."""
+    figures = []
+
+    def new(plot, *args, **kwargs):
+        ax = plot(*args, **kwargs, ax=_ax(None))
+        figures.append(ax.figure)
+
+    new(plot_monthly, comparison)
+    new(plot_cumulative, comparison)
     if scenario in comparison.results:
-        plot_breakdown(comparison.results[scenario], axes[1, 0])
-    plot_break_even(comparison, ax=axes[1, 1])
+        new(plot_breakdown, comparison.results[scenario])
+    new(plot_break_even, comparison)
     if sweep is not None and not sweep.empty:
-        plot_buffer_sweep(sweep, axes[2, 0])
-    else:
-        axes[2, 0].set_visible(False)
-    axes[2, 1].axis("off")
-    summary = comparison.summary()[["total_usd", "break_even_month", "unverified_figures"]].round(2)
-    summary = summary.astype(object).where(summary.notna(), "never")
-    axes[2, 1].table(cellText=summary.reset_index().to_numpy(), colLabels=["scenario", *summary.columns],
-                     loc="center", fontsize=7).auto_set_font_size(False)
-    fig.tight_layout()
-    return fig
+        new(plot_buffer_sweep, sweep)
+    if curve is not None and answer is not None:
+        sizes = {c: v["horizon"] for c, v in answer.break_even_kb.items()}
+        new(plot_object_size, curve, sizes, answer.object_kb_now, comparison.inputs.horizon_months)
+    return figures
+
+
+def summary_table(comparison: cm.Comparison) -> pd.DataFrame:
+    """The summary, rounded for reading: USD without cents, "never" for no break-even, the reason for
+    a scenario that was not computed."""
+    summary = comparison.summary()
+    out = summary[["total_usd", "saving_vs_baseline_usd", "break_even_month", "unverified_figures", "status"]].copy()
+    for col in ("total_usd", "saving_vs_baseline_usd"):
+        out[col] = out[col].map(lambda v: "" if pd.isna(v) else f"{v:,.0f}")
+    out["break_even_month"] = out["break_even_month"].map(lambda v: "never" if pd.isna(v) else int(v))
+    return out.rename(columns={"total_usd": f"USD, months 1-{comparison.inputs.horizon_months}",
+                               "saving_vs_baseline_usd": "saving vs DynamoDB", "break_even_month": "break-even month",
+                               "unverified_figures": "unverified figures"})
 
 
 def unverified_report(comparison: cm.Comparison) -> str:
@@ -216,14 +274,14 @@ def archive_stats_from_folder(folder: str | os.PathLike | None) -> cm.ArchiveSta
 def build_calculator(inputs: cm.CostInputs, lifecycle_after_days: float = 30, on_missing: str = "fallback",
                      sweep_sizes: Sequence[float] = (1, 4, 16, 64, 128)):
     """An ipywidgets calculator: sliders and dropdowns for the main inputs, a "Compute" button, and an
-    Output showing :func:`dashboard` plus the unverified figures. Sliders never trigger a computation
-    (``continuous_update=False`` and no observers): only the button does. Returns the VBox; its
-    ``compute()`` attribute runs the same callback (used once at build time for the default result)."""
+    Output showing :func:`calculator_figures`, the summary table, the answer in words and the unverified figures.
+    Sliders never trigger a computation (``continuous_update=False`` and no observers): only the button
+    does. Returns the VBox; its ``compute()`` attribute runs the same callback (used once at build time
+    for the default result)."""
     import ipywidgets as w
-    from IPython.display import display
 
-    style = {"description_width": "200px"}
-    layout = w.Layout(width="520px")
+    style = {"description_width": "230px"}
+    layout = w.Layout(width="560px")
 
     def slider(cls, value, lo, hi, step, description, **kw):
         return cls(value=value, min=lo, max=hi, step=step, description=description, continuous_update=False,
@@ -234,16 +292,18 @@ def build_calculator(inputs: cm.CostInputs, lifecycle_after_days: float = 30, on
         "horizon_months": slider(w.IntSlider, inputs.horizon_months, 6, 120, 6, "horizon (months)"),
         "table_gb": slider(w.FloatLogSlider, max(inputs.table_gb, 1), 0, 5, 0.1, "table today (GB)", base=10),
         "monthly_growth_gb": slider(w.FloatSlider, inputs.monthly_growth_gb, 0, 1000, 1, "growth (GB/month)"),
+        "other_tables_gb": slider(w.FloatSlider, inputs.other_tables_gb, 0, 100, 1, "other tables' storage (GB)"),
         "item_kb": slider(w.FloatSlider, inputs.item_kb, 0.1, 400, 0.1, "mean item size (KB)"),
-        "hot_days": slider(w.IntSlider, int(inputs.hot_days), 0, 730, 1, "hot period / TTL (days)"),
-        "retention_days": slider(w.IntSlider, int(inputs.retention_days), 1, 3650, 1, "archive retention (days)"),
-        "compression_ratio": slider(w.FloatSlider, inputs.compression_ratio, 1, 20, 0.5, "compression ratio"),
+        "hot_days": slider(w.IntSlider, int(inputs.hot_days), 0, 730, 1, "TTL: days in the table"),
+        "retention_days": slider(w.IntSlider, int(inputs.retention_days), 1, 3650, 1, "archive kept (days)"),
+        "compression_ratio": slider(w.FloatSlider, inputs.compression_ratio, 1, 20, 0.5, "GZIP compression ratio"),
         "buffer_size_mib": slider(w.IntSlider, int(inputs.buffer_size_mib), 1, 128, 1, "Firehose buffer (MiB)"),
         "buffer_interval_s": slider(w.IntSlider, int(inputs.buffer_interval_s), 0, 900, 30, "Firehose interval (s)"),
-        "read_back_share": slider(w.FloatSlider, inputs.read_back_share, 0, 1, 0.01, "read back per month (share)"),
+        "read_back_share": slider(w.FloatSlider, inputs.read_back_share, 0, 1, 0.01, "share read back a month"),
         "one_item_per_record": w.Checkbox(value=inputs.firehose_record_kb is not None and inputs.firehose_record_kb == inputs.item_kb,
-                                          description="one item per Firehose record", style=style),
-        "lifecycle_after_days": slider(w.IntSlider, int(lifecycle_after_days), 0, 365, 1, "lifecycle to Deep Archive after (days)"),
+                                          description="one item per Firehose record", indent=False,
+                                          layout=w.Layout(width="560px", margin="0 0 0 234px")),
+        "lifecycle_after_days": slider(w.IntSlider, int(lifecycle_after_days), 0, 365, 1, "lifecycle after (days)"),
     }
     names = [s.name for s in cm.default_scenarios(lifecycle_after_days)]
     breakdown = w.Dropdown(options=[(n, i) for i, n in enumerate(names)], value=len(names) - 1, description="breakdown of",
@@ -264,17 +324,14 @@ def build_calculator(inputs: cm.CostInputs, lifecycle_after_days: float = 30, on
             comparison = cm.compare(x, scenarios, on_missing=on_missing)
             chosen = scenarios[breakdown.value].name
             archive = [s for s in scenarios if s.kind == "archive" and s.name in comparison.results]
-            sweep = cm.buffer_sweep(x, [archive[i] for i in (0, 3, 4) if i < len(archive)], sweep_sizes,
-                                    on_missing=on_missing) if archive else None
+            sweep = cm.buffer_sweep(x, archive[:1] + archive[-2:], sweep_sizes, on_missing=on_missing) if archive else None
+            book = PriceBook.load(x.region, on_missing=on_missing)
+            result = cm.answer(comparison, after, book)
+            curve = cm.object_size_curve(book, after, x.retention_days, x.horizon_months)
         except ValueError as err:
             status.value = f"<b style='color:#b00'>{err}</b>"
             return
-        with out:
-            out.clear_output(wait=True)
-            fig = dashboard(comparison, chosen, sweep)
-            display(fig)
-            plt.close(fig)
-            print(unverified_report(comparison))
+        _show(out, comparison, chosen, sweep, result, curve)
         status.value = f"computed {len(comparison.results)} scenarios for {x.region}"
 
     button.on_click(compute)
@@ -284,3 +341,16 @@ def build_calculator(inputs: cm.CostInputs, lifecycle_after_days: float = 30, on
     box.controls = controls  # type: ignore[attr-defined]
     compute()
     return box
+
+
+def _show(out, comparison, chosen, sweep, result, curve) -> None:
+    from IPython.display import Markdown, display
+
+    with out:
+        out.clear_output(wait=True)
+        display(summary_table(comparison))
+        for fig in calculator_figures(comparison, chosen, sweep, result, curve):
+            display(fig)
+            plt.close(fig)
+        display(Markdown(result.text()))
+        print(unverified_report(comparison))

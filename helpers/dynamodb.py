@@ -130,17 +130,23 @@ def stream_arn(session: boto3.Session, table_name: str) -> str:
 # --------------------------------------------------------------------------- ensure
 
 
-def _validate(settings: Settings) -> None:
-    validation.table_name(settings.table_name)
-    validation.attribute_name(settings.partition_key, "partition key name")
-    validation.attribute_name(settings.sort_key, "sort key name")
-    validation.attribute_name(settings.ttl_attribute, "TTL attribute name")
-    if settings.partition_key == settings.sort_key:
-        raise ValueError(f"invalid DynamoDB key names: the partition key and the sort key must differ (both are {settings.partition_key!r})")
-    if not settings.existing_table:
-        validation.stack_name(settings.stack)
-        if settings.ttl_attribute in (settings.partition_key, settings.sort_key):
-            raise ValueError(f"invalid TTL attribute name {settings.ttl_attribute!r}: the TTL attribute cannot be a key attribute (key attributes cannot be removed, so items would never stop expiring)")
+def _check_ttl_key(table: Mapping[str, Any], attribute: str) -> None:
+    """Refuse TTL on a key attribute that is not a Number (its items would never expire); warn on a Number key.
+
+    AWS documents no rule against TTL on a key attribute; the attribute only has to hold a Number of epoch
+    seconds. A Number key works (the blog this project follows sets TTL on its sort key ``timestamp``), with
+    a trade-off :meth:`Settings.warnings` explains: every item then expires, and an item's expiry cannot be
+    removed or moved without deleting it.
+    """
+    if attribute not in _keys(table).values():
+        return
+    types = {d["AttributeName"]: d["AttributeType"] for d in table.get("AttributeDefinitions", [])}
+    if types.get(attribute) != "N":
+        raise TableSetupError(
+            f"the TTL attribute {attribute!r} is a key attribute of DynamoDB table {table['TableName']!r} of type "
+            f"{types.get(attribute)}, not a Number: TTL would never delete an item. Choose a Number attribute (TTL_ARCHIVE_TTL_ATTRIBUTE)."
+        )
+    LOG.warning("TTL is on the key attribute %r of %s: every item expires, and an item's expiry cannot be removed without deleting it", attribute, table["TableName"])
 
 
 def _wait_active(client: Any, table_name: str) -> None:
@@ -237,7 +243,8 @@ def _create(client: Any, settings: Settings) -> None:
 def ensure_table(session: boto3.Session, settings: Settings, *, timeout: float = 300.0) -> Ensured:
     """Make the table ready for archiving; idempotent (a second run reports "already there" and changes nothing).
 
-    Validates the names first (``ValueError`` quoting the rule, before any AWS call). New-table mode creates
+    Trusts ``settings`` (a :class:`Settings` is valid by construction). TTL may be on a Number key
+    attribute (see :func:`_check_ttl_key`); on a key of another type it is refused. New-table mode creates
     the table as described in the module docstring, or brings a table this stack created back to that shape
     (stream, TTL, tags). Existing-table mode requires the table, never touches items or tags, and only turns
     on what is off. Waits until the table is ACTIVE, its stream is enabled and TTL reports ENABLING or
@@ -248,8 +255,7 @@ def ensure_table(session: boto3.Session, settings: Settings, *, timeout: float =
     attribute or changing, a same-named table this stack did not create, different key attributes).
     Returns an :class:`~helpers.outcome.Ensured` whose ``description`` is DescribeTable's ``Table``.
     """
-    _validate(settings)
-    client = session.client("dynamodb")
+    client = session.client("dynamodb")  # the names were checked when ``settings`` was built
     name = settings.table_name
     changes: list[str] = []
     table = _describe(client, name)
@@ -271,10 +277,13 @@ def ensure_table(session: boto3.Session, settings: Settings, *, timeout: float =
         view = _stream_view(table)
         if view is not None and view not in VIEW_TYPES_WITH_OLD_IMAGE:
             raise _stream_refusal(name, view)  # refuse before changing anything
+        _check_ttl_key(table, settings.ttl_attribute)
         _ensure_stream(client, table, changes, timeout)
         _ensure_ttl(client, name, settings.ttl_attribute, changes, timeout)
         action = UPDATED if changes else ALREADY_THERE
     elif table is None:
+        for warning in settings.warnings():
+            LOG.warning("%s", warning)
         _create(client, settings)
         _ensure_ttl(client, name, settings.ttl_attribute, changes, timeout)
         changes = []  # a created table's TTL is part of creating it

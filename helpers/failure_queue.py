@@ -54,7 +54,7 @@ def ensure_failure_queue(session: Any, settings: Settings) -> Ensured:
     description holds ``QueueUrl``, ``QueueArn`` and ``Attributes``. SQS queues are usable as soon as
     CreateQueue returns, so there is nothing to wait for.
     """
-    name = validation.queue_name(settings.failure_queue_name)
+    name = settings.failure_queue_name
     sqs = session.client("sqs")
     url = _queue_url(sqs, name)
     changes: list[str] = []
@@ -113,6 +113,22 @@ def peek_failures(session: Any, settings: Settings, *, max_messages: int = 10) -
         except ValueError:
             out.append({"Body": message["Body"]})
     return out
+
+
+def note_count(session: Any, queue_name: str) -> int | None:
+    """Notes in the queue (visible plus in flight, SQS's approximate counts); None when there is no queue."""
+    sqs = session.client("sqs")
+    try:
+        url = _queue_url(sqs, queue_name)
+        if url is None:
+            return None
+        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+    except ClientError as err:
+        if err.response["Error"]["Code"] in {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}:
+            return None
+        raise
+    return sum(int(attributes.get(name, 0)) for name in names)
 
 
 def delete_failure_queue(session: Any, settings: Settings) -> bool:

@@ -12,8 +12,11 @@ A Direct PUT stream (the archiver function calls PutRecordBatch) with an extende
   module creates with a retention period, because the API (unlike the console) does not;
 * encryption at rest twice over: the stream's buffer with an AWS owned key
   (``DeliveryStreamEncryptionConfigurationInput``, free, Direct PUT only), and the delivered objects by
-  the bucket's default encryption (SSE-S3, set by :mod:`helpers.s3`). With SSE-S3 the delivery role needs
-  no KMS permissions.
+  the bucket's default encryption (SSE-S3, set by :mod:`helpers.s3`; the destination says
+  ``NoEncryptionConfig``: Firehose adds nothing, the bucket's default applies). With a KMS key
+  (``Settings.kms_key_arn``, ``TTL_ARCHIVE_KMS_KEY``) the destination's ``EncryptionConfiguration`` names
+  that key (``KMSEncryptionConfig``), the bucket's default encryption is the same key, and the delivery role
+  may use it through S3 (:func:`helpers.iam.kms_statement`).
 """
 
 from __future__ import annotations
@@ -40,27 +43,36 @@ BUFFER_INTERVAL_RANGE = (0, 900)  # seconds
 TIMESTAMP_PATH = "!{timestamp:yyyy}/!{timestamp:MM}/!{timestamp:dd}/!{timestamp:HH}/"
 ERROR_PATH = "!{firehose:error-output-type}/!{timestamp:yyyy}/!{timestamp:MM}/!{timestamp:dd}/"
 # The fields of ExtendedS3DestinationConfiguration this module sets, compared to decide on an update.
-MANAGED_FIELDS = ("RoleARN", "BucketARN", "Prefix", "ErrorOutputPrefix", "BufferingHints", "CompressionFormat", "CloudWatchLoggingOptions")
+MANAGED_FIELDS = (
+    "RoleARN", "BucketARN", "Prefix", "ErrorOutputPrefix", "BufferingHints", "CompressionFormat", "EncryptionConfiguration", "CloudWatchLoggingOptions",
+)
 
 
 def buffering_hints(settings: Settings) -> dict[str, int]:
-    """The S3 buffering hints, validated against AWS's ranges (``ValueError`` quoting the rule)."""
-    size = validation.int_range(settings.buffer_size_mib, *BUFFER_SIZE_RANGE, "Firehose buffer size (MiB)")
-    interval = validation.int_range(settings.buffer_interval_seconds, *BUFFER_INTERVAL_RANGE, "Firehose buffer interval (seconds)")
-    return {"SizeInMBs": size, "IntervalInSeconds": interval}
+    """The S3 buffering hints (AWS's ranges were checked when ``settings`` was built)."""
+    return {"SizeInMBs": settings.buffer_size_mib, "IntervalInSeconds": settings.buffer_interval_seconds}
 
 
 def object_prefixes(settings: Settings) -> tuple[str, str]:
     """(Prefix, ErrorOutputPrefix): the archive and error prefixes with Firehose's timestamp expressions."""
-    archive = validation.prefix(settings.archive_prefix, "archive prefix")
-    errors = validation.prefix(settings.error_prefix, "error prefix")
-    if archive.startswith(errors) or errors.startswith(archive):
-        raise ValueError(f"invalid prefixes {archive!r} and {errors!r}: the archive and error prefixes must not contain one another")
-    return archive + TIMESTAMP_PATH, errors + ERROR_PATH
+    return settings.archive_prefix + TIMESTAMP_PATH, settings.error_prefix + ERROR_PATH  # checked by Settings
 
 
-def destination_config(settings: Settings, *, bucket_arn: str, role_arn: str) -> dict[str, Any]:
-    """The ExtendedS3DestinationConfiguration this module creates (and compares on later runs)."""
+def encryption_configuration(settings: Settings, *, bucket_region: str | None = None) -> dict[str, Any]:
+    """The destination's ``EncryptionConfiguration``: the KMS key of ``settings.kms_key_arn`` (which must be
+    in the bucket's region, ``ValueError`` naming TTL_ARCHIVE_KMS_KEY otherwise), or ``NoEncryptionConfig`` (the
+    bucket's default encryption, SSE-S3, applies)."""
+    if settings.kms_key_arn is None:
+        return {"NoEncryptionConfig": "NoEncryption"}
+    key_region = validation.kms_key_region(settings.kms_key_arn)
+    if bucket_region and key_region != bucket_region:
+        raise ValueError(f"invalid TTL_ARCHIVE_KMS_KEY {settings.kms_key_arn!r}: the key is in {key_region}, the bucket in {bucket_region}; Firehose needs a key of the bucket's region")
+    return {"KMSEncryptionConfig": {"AWSKMSKeyARN": settings.kms_key_arn}}
+
+
+def destination_config(settings: Settings, *, bucket_arn: str, role_arn: str, bucket_region: str | None = None) -> dict[str, Any]:
+    """The ExtendedS3DestinationConfiguration this module creates (and compares on later runs).
+    ``bucket_region``, when known, is checked against the KMS key's region."""
     if not isinstance(bucket_arn, str) or not bucket_arn.startswith("arn:") or ":s3:::" not in bucket_arn:
         raise ValueError(f"invalid bucket ARN {bucket_arn!r}: expected arn:<partition>:s3:::<bucket>")
     validation.bucket_name(bucket_arn.split(":::", 1)[1])
@@ -74,6 +86,7 @@ def destination_config(settings: Settings, *, bucket_arn: str, role_arn: str) ->
         "ErrorOutputPrefix": error_prefix,
         "BufferingHints": buffering_hints(settings),
         "CompressionFormat": COMPRESSION,
+        "EncryptionConfiguration": encryption_configuration(settings, bucket_region=bucket_region),
         "CloudWatchLoggingOptions": {
             "Enabled": True,
             "LogGroupName": firehose_log_group_name(settings),
@@ -270,8 +283,8 @@ def ensure_delivery_stream(
     stack, or that is not a Direct PUT stream with an S3 destination.
     Returns the stream's description; ``action`` is "created", "updated" or "already there".
     """
-    name = validation.delivery_stream_name(settings.delivery_stream_name)
-    desired = destination_config(settings, bucket_arn=bucket_arn, role_arn=role_arn)
+    name = settings.delivery_stream_name
+    desired = destination_config(settings, bucket_arn=bucket_arn, role_arn=role_arn, bucket_region=getattr(session, "region_name", None))
     firehose = session.client("firehose")
     tags = settings.tags()
     changes: list[str] = []

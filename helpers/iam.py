@@ -2,20 +2,54 @@
 
 Every role this project writes has
 
-* a trust policy for one AWS service principal, with a ``StringEquals aws:SourceAccount`` condition
-  (confused-deputy protection: the service may assume the role only on behalf of this account);
+* a trust policy for one AWS service principal, in the form that service's guide documents (see
+  :data:`TRUST_POLICY_SOURCES` and :func:`trust_policy`);
 * one inline policy that names every resource by ARN: no ``"*"`` action, no ``"service:*"`` action and
   no ``"*"`` resource. :func:`ensure_role` refuses such a policy with a ``ValueError`` before any AWS call
-  (see :func:`wildcard_violations`, which the tests run over every policy the project writes);
+  (see :func:`wildcard_violations`; ``tests/test_iam_lint.py`` also lints every policy with parliament);
 * the stack's tags, so that teardown deletes only what it created.
 
-Least-privilege choices, and why:
+Trust policies, and why they carry no condition
+-----------------------------------------------
+AWS documents one trust policy for each of the two principals, and neither has a condition:
 
+* ``firehose.amazonaws.com``: Amazon Data Firehose Developer Guide, "Controlling access with Amazon Data
+  Firehose", section "Allow Firehose to assume an IAM role"
+  (https://docs.aws.amazon.com/firehose/latest/dev/controlling-access.html#firehose-assume-role).
+  The current page has no condition. Its earlier versions (for example the one archived in
+  awsdocs/amazon-kinesis-data-firehose-developer-guide, doc_source/controlling-access.md, 2023-01-27) added
+  ``StringEquals sts:ExternalId`` equal to the account id; the page dropped it, so it is not used here
+  either. No Firehose page says that Firehose supplies ``aws:SourceAccount`` or ``aws:SourceArn`` when
+  it assumes the delivery role, and a condition on a key the service does not send denies every delivery
+  (on AWS every record would land under the error prefix).
+* ``lambda.amazonaws.com``: AWS Lambda Developer Guide, "Defining Lambda function permissions with an
+  execution role" (https://docs.aws.amazon.com/lambda/latest/dg/lambda-intro-execution-role.html).
+  The guide's page on AWS managed policies for the execution role
+  (https://docs.aws.amazon.com/lambda/latest/dg/permissions-managed-policies.html) repeats the IAM User
+  Guide's general sentence that a trust policy *can* use ``aws:SourceAccount``/``aws:SourceArn``, but no
+  Lambda page says which of them Lambda supplies when an event source mapping polls a stream with the
+  execution role; so the documented form is used.
+
+The confused-deputy risk those keys address is covered for both roles by ``iam:PassRole``: a role is
+handed to Firehose (CreateDeliveryStream) and Lambda (CreateFunction) by a caller in this account who
+must be allowed to pass it, and a role cannot be passed to a resource in another account (IAM User
+Guide, "The confused deputy problem", https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html,
+and "Granting a user permissions to pass a role to an AWS service",
+https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_passrole.html).
+
+Least-privilege choices, and why
+--------------------------------
 * Firehose (:func:`firehose_delivery_policy`): the six S3 actions the Firehose developer guide lists for
-  an S3 destination, on the bucket and its objects only, and ``logs:PutLogEvents`` on the delivery
-  stream's own log stream only. :mod:`helpers.firehose` creates that log group and log stream itself, so
-  the role needs neither ``logs:CreateLogGroup`` nor ``logs:CreateLogStream``. No KMS statement: the
-  stream uses an AWS owned key and the bucket SSE-S3, neither needs a key policy grant.
+  an S3 destination ("Grant Firehose access to an Amazon S3 destination",
+  https://docs.aws.amazon.com/firehose/latest/dev/controlling-access.html#using-iam-s3), on the bucket
+  and its objects only, and ``logs:PutLogEvents`` on the delivery stream's own log stream only.
+  :mod:`helpers.firehose` creates that log group and log stream itself, so the role needs neither
+  ``logs:CreateLogGroup`` nor ``logs:CreateLogStream``. With a KMS key (``Settings.kms_key_arn``,
+  ``TTL_ARCHIVE_KMS_KEY``) the same page's KMS statement is added: ``kms:GenerateDataKey`` and
+  ``kms:Decrypt`` on that key only, with ``kms:ViaService`` ``s3.<region>.amazonaws.com`` and
+  ``kms:EncryptionContext:aws:s3:arn`` conditions (see :func:`kms_statement` for the bucket-key detail).
+  Without a key, no KMS statement: the bucket uses SSE-S3 and the stream's buffer an AWS owned key,
+  neither needs a grant.
 * Archiver (:func:`archiver_policy`): ``dynamodb:DescribeStream``, ``GetRecords`` and
   ``GetShardIterator`` on this stream's ARN. The Lambda guide also lists ``dynamodb:ListStreams``, but
   ListStreams has no resource-level permissions (the Service Authorization Reference gives it no resource
@@ -23,15 +57,11 @@ Least-privilege choices, and why:
   reason). A statement naming a stream ARN grants nothing for it, and widely used templates (Serverless
   Framework, Amplify, EventBridge Pipes examples) scope it to the stream ARN and work, so the event source
   mapping does not need it: it is left out rather than granted on ``"*"``. ``firehose:PutRecordBatch``
-  and ``firehose:PutRecord`` on this delivery stream only; ``logs:CreateLogGroup``,
-  ``logs:CreateLogStream`` and ``logs:PutLogEvents`` on the function's own log group only;
-  ``sqs:SendMessage`` on the failure queue only (the event source mapping sends the OnFailure record
-  with the function's execution role).
-* Lambda trust with ``aws:SourceAccount``: AWS's own samples use it for ``lambda.amazonaws.com``;
-  Lambda sets the key when it assumes the execution role. Should an account ever see "The role defined
-  for the function cannot be assumed by Lambda" persist beyond IAM propagation, build the trust policy
-  with ``trust_policy(service, account_id, source_account_condition=False)`` and pass it to
-  :func:`ensure_role` via ``trust_document``.
+  on this delivery stream only (the archiver never calls PutRecord); ``logs:CreateLogStream`` and
+  ``logs:PutLogEvents`` on the function's own log group only (no ``logs:CreateLogGroup``:
+  :func:`helpers.lambda_function.ensure_log_group` creates the group, with a retention period, before
+  the function exists); ``sqs:SendMessage`` on the failure queue only (the event source mapping sends
+  the OnFailure record with the function's execution role).
 """
 
 from __future__ import annotations
@@ -83,54 +113,100 @@ def role_arn(partition: str, account_id: str, role_name: str) -> str:
 # Policy documents
 
 
-def trust_policy(service: str, account_id: str, *, source_account_condition: bool = True) -> dict[str, Any]:
-    """A trust policy letting ``service`` (e.g. "firehose.amazonaws.com") assume the role, by default only
-    on behalf of ``account_id`` (``StringEquals aws:SourceAccount``)."""
-    if not isinstance(service, str) or not _SERVICE.match(service):
-        raise ValueError(f"invalid service principal {service!r}: service principals look like 'firehose.amazonaws.com'")
-    if not isinstance(account_id, str) or not re.fullmatch(r"\d{12}", account_id):
-        raise ValueError(f"invalid account id {account_id!r}: account ids are 12 digits")
+# Where AWS documents the trust policy of each service principal this project trusts (see the module docstring).
+TRUST_POLICY_SOURCES = {
+    FIREHOSE_SERVICE: "https://docs.aws.amazon.com/firehose/latest/dev/controlling-access.html#firehose-assume-role",
+    LAMBDA_SERVICE: "https://docs.aws.amazon.com/lambda/latest/dg/lambda-intro-execution-role.html",
+}
+
+
+def trust_policy(service: str) -> dict[str, Any]:
+    """The trust policy letting ``service`` assume the role, as that service's guide documents it.
+
+    Only the principals in :data:`TRUST_POLICY_SOURCES` are accepted (``ValueError`` otherwise): each has a
+    documented form, cited there. Both documented forms have no condition; the module docstring says why
+    none is added (``iam:PassRole`` is what keeps other accounts from using the role)."""
+    if service not in TRUST_POLICY_SOURCES:
+        raise ValueError(f"invalid service principal {service!r}: this project writes trust policies for {', '.join(sorted(TRUST_POLICY_SOURCES))} only")
     statement: dict[str, Any] = {
         "Sid": "TrustedService",
         "Effect": "Allow",
         "Principal": {"Service": service},
         "Action": "sts:AssumeRole",
     }
-    if source_account_condition:
-        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": account_id}}
     return {"Version": POLICY_VERSION, "Statement": [statement]}
 
 
-def firehose_delivery_policy(
-    *, partition: str, region: str, account_id: str, bucket_name: str, log_group_name: str, log_stream_name: str = FIREHOSE_LOG_STREAM
-) -> dict[str, Any]:
-    """The Firehose role's permissions: write to this bucket, log delivery errors to this log stream."""
-    validation.bucket_name(bucket_name)
+def kms_statement(*, partition: str, region: str, kms_key_arn: str, bucket_name: str) -> dict[str, Any]:
+    """The Firehose role's KMS grant for an SSE-KMS bucket: the statement of "Grant Firehose access to an
+    Amazon S3 destination" (https://docs.aws.amazon.com/firehose/latest/dev/controlling-access.html#using-iam-s3),
+    ``kms:Decrypt`` and ``kms:GenerateDataKey`` on the key only, used through S3 in this region only
+    (``kms:ViaService``) and for this bucket only (``kms:EncryptionContext:aws:s3:arn``).
+
+    The guide's example matches the encryption context against object ARNs (``arn:aws:s3:::bucket/prefix*``).
+    :func:`helpers.s3.ensure_bucket` turns on an S3 Bucket Key, and with a bucket key S3 sends the *bucket*
+    ARN as the encryption context (Amazon S3 User Guide, "Reducing the cost of SSE-KMS with Amazon S3 Bucket
+    Keys", "Changes to note before enabling an S3 Bucket Key",
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-key.html). The condition lists both, the
+    bucket ARN and its objects, so it holds with or without a bucket key."""
+    validation.kms_key_arn(kms_key_arn)
+    key_partition, _, key_region = kms_key_arn.split(":")[1:4]
+    if key_partition != partition or key_region != region:
+        raise ValueError(
+            f"invalid KMS key {kms_key_arn!r} (TTL_ARCHIVE_KMS_KEY): the key must be in the bucket's region {region} "
+            f"(partition {partition}); Firehose and S3 use a key of the destination bucket's region only"
+        )
     bucket_arn = f"arn:{partition}:s3:::{bucket_name}"
     return {
-        "Version": POLICY_VERSION,
-        "Statement": [
-            {
-                "Sid": "DeliverToArchiveBucket",
-                "Effect": "Allow",
-                "Action": [
-                    "s3:AbortMultipartUpload",
-                    "s3:GetBucketLocation",
-                    "s3:GetObject",
-                    "s3:ListBucket",
-                    "s3:ListBucketMultipartUploads",
-                    "s3:PutObject",
-                ],
-                "Resource": [bucket_arn, f"{bucket_arn}/*"],
-            },
-            {
-                "Sid": "LogDeliveryErrors",
-                "Effect": "Allow",
-                "Action": ["logs:PutLogEvents"],
-                "Resource": [f"arn:{partition}:logs:{region}:{account_id}:log-group:{log_group_name}:log-stream:{log_stream_name}"],
-            },
-        ],
+        "Sid": "EncryptWithArchiveKey",
+        "Effect": "Allow",
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+        "Resource": [kms_key_arn],
+        "Condition": {
+            "StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"},
+            "StringLike": {"kms:EncryptionContext:aws:s3:arn": [bucket_arn, f"{bucket_arn}/*"]},
+        },
     }
+
+
+def firehose_delivery_policy(
+    *,
+    partition: str,
+    region: str,
+    account_id: str,
+    bucket_name: str,
+    log_group_name: str,
+    log_stream_name: str = FIREHOSE_LOG_STREAM,
+    kms_key_arn: str | None = None,
+) -> dict[str, Any]:
+    """The Firehose role's permissions: write to this bucket, log delivery errors to this log stream, and
+    with ``kms_key_arn`` encrypt with that key through S3 (:func:`kms_statement`)."""
+    validation.bucket_name(bucket_name)
+    bucket_arn = f"arn:{partition}:s3:::{bucket_name}"
+    statements = [
+        {
+            "Sid": "DeliverToArchiveBucket",
+            "Effect": "Allow",
+            "Action": [
+                "s3:AbortMultipartUpload",
+                "s3:GetBucketLocation",
+                "s3:GetObject",
+                "s3:ListBucket",
+                "s3:ListBucketMultipartUploads",
+                "s3:PutObject",
+            ],
+            "Resource": [bucket_arn, f"{bucket_arn}/*"],
+        },
+        {
+            "Sid": "LogDeliveryErrors",
+            "Effect": "Allow",
+            "Action": ["logs:PutLogEvents"],
+            "Resource": [f"arn:{partition}:logs:{region}:{account_id}:log-group:{log_group_name}:log-stream:{log_stream_name}"],
+        },
+    ]
+    if kms_key_arn is not None:
+        statements.append(kms_statement(partition=partition, region=region, kms_key_arn=kms_key_arn, bucket_name=bucket_name))
+    return {"Version": POLICY_VERSION, "Statement": statements}
 
 
 def archiver_policy(
@@ -157,14 +233,8 @@ def archiver_policy(
             {
                 "Sid": "WriteToDeliveryStream",
                 "Effect": "Allow",
-                "Action": ["firehose:PutRecord", "firehose:PutRecordBatch"],
+                "Action": ["firehose:PutRecordBatch"],
                 "Resource": [delivery_stream_arn],
-            },
-            {
-                "Sid": "CreateOwnLogGroup",
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogGroup"],
-                "Resource": [group_arn, f"{group_arn}:*"],
             },
             {
                 "Sid": "WriteOwnLogs",
@@ -252,11 +322,11 @@ def ensure_role(
     service: str,
     policy_name: str,
     policy_document: Mapping[str, Any],
-    account_id: str,
     description: str = "",
     trust_document: Mapping[str, Any] | None = None,
 ) -> Ensured:
-    """Create or update an IAM role that ``service`` may assume for ``account_id``, with one inline policy.
+    """Create or update an IAM role that ``service`` may assume (:func:`trust_policy`, unless
+    ``trust_document`` is given), with one inline policy.
 
     Validates the names and refuses any wildcard grant (``ValueError``) before calling AWS. Idempotent:
     an identical role is "already there"; a differing trust policy, inline policy, description or tag set
@@ -266,7 +336,7 @@ def ensure_role(
     to a service retry with :func:`helpers.retry.retry_on_iam_propagation`.
     Returns the role as GetRole describes it, with the inline policy under ``"InlinePolicy"``.
     """
-    trust = dict(trust_document) if trust_document is not None else trust_policy(service, account_id)
+    trust = dict(trust_document) if trust_document is not None else trust_policy(service)
     _validate(role_name, policy_name, policy_document, trust, description)
     iam = session.client("iam")
     tags = settings.tags()
@@ -290,7 +360,7 @@ def ensure_role(
         except ClientError as err:
             if err.response["Error"]["Code"] == "EntityAlreadyExists":  # created concurrently: converge below
                 return ensure_role(session, settings, role_name=role_name, service=service, policy_name=policy_name,
-                                   policy_document=policy_document, account_id=account_id, description=description, trust_document=trust_document)
+                                   policy_document=policy_document, description=description, trust_document=trust_document)
             raise
         iam.put_role_policy(RoleName=role_name, PolicyName=policy_name, PolicyDocument=policy_json)
         action = CREATED
@@ -340,6 +410,7 @@ def ensure_firehose_role(session, settings: Settings, identity) -> Ensured:
         account_id=identity.account_id,
         bucket_name=settings.bucket_name,
         log_group_name=firehose_log_group_name(settings),
+        kms_key_arn=settings.kms_key_arn,
     )
     return ensure_role(
         session,
@@ -348,7 +419,6 @@ def ensure_firehose_role(session, settings: Settings, identity) -> Ensured:
         service=FIREHOSE_SERVICE,
         policy_name=FIREHOSE_POLICY_NAME,
         policy_document=policy,
-        account_id=identity.account_id,
         description=f"Firehose delivery to s3://{settings.bucket_name} for stack {settings.stack} (dynamodb-ttl-archive)",
     )
 
@@ -372,7 +442,6 @@ def ensure_archiver_role(session, settings: Settings, identity, *, stream_arn: s
         service=LAMBDA_SERVICE,
         policy_name=ARCHIVER_POLICY_NAME,
         policy_document=policy,
-        account_id=identity.account_id,
         description=f"Archiver function of stack {settings.stack}: stream -> Firehose (dynamodb-ttl-archive)",
     )
 
@@ -415,13 +484,16 @@ def delete_role(session, role_name: str) -> bool:
 
 
 def all_policies(settings: Settings, identity, *, stream_arn: str, delivery_stream_arn: str, failure_queue_arn: str) -> dict[str, dict[str, Any]]:
-    """Every IAM policy document this project writes for a stack, by name (for reviews and tests)."""
+    """Every IAM policy document this project writes for a stack, by name (for reviews and tests): the two
+    trust policies and the two roles' inline policies (the Firehose one with its KMS statement when
+    ``settings.kms_key_arn`` is set). The bucket's TLS-only policy is :func:`helpers.s3.tls_only_policy`."""
     bucket = settings.with_account(identity.account_id, identity.region).bucket_name
     return {
-        "firehose trust": trust_policy(FIREHOSE_SERVICE, identity.account_id),
+        "firehose trust": trust_policy(FIREHOSE_SERVICE),
         "firehose delivery": firehose_delivery_policy(partition=identity.partition, region=identity.region, account_id=identity.account_id,
-                                                      bucket_name=bucket, log_group_name=firehose_log_group_name(settings)),
-        "archiver trust": trust_policy(LAMBDA_SERVICE, identity.account_id),
+                                                      bucket_name=bucket, log_group_name=firehose_log_group_name(settings),
+                                                      kms_key_arn=settings.kms_key_arn),
+        "archiver trust": trust_policy(LAMBDA_SERVICE),
         "archiver": archiver_policy(partition=identity.partition, region=identity.region, account_id=identity.account_id, stream_arn=stream_arn,
                                     delivery_stream_arn=delivery_stream_arn, log_group_name=lambda_log_group_name(settings),
                                     failure_queue_arn=failure_queue_arn),

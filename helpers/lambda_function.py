@@ -103,9 +103,7 @@ def desired_configuration(
 
     Raises ``ValueError`` quoting the rule for any value Lambda would reject.
     """
-    validation.function_name(settings.function_name)
     validation.delivery_stream_name(delivery_stream_name)
-    validation.attribute_name(settings.ttl_attribute, "TTL attribute name")
     if not isinstance(role_arn, str) or not _ROLE_ARN.match(role_arn):
         raise ValueError(f"invalid IAM role ARN {role_arn!r}: expected arn:<partition>:iam::<12-digit account>:role/<name>")
     if runtime not in SUPPORTED_RUNTIMES:
@@ -260,7 +258,6 @@ def ensure_log_group(session: Any, settings: Settings, *, retention_days: int = 
     accepts, e.g. 14), tagged; idempotent; corrects a different retention. Returns the group's description."""
     if retention_days not in LOG_RETENTION_DAYS:
         raise ValueError(f"invalid log retention {retention_days!r}: CloudWatch Logs accepts one of {', '.join(map(str, LOG_RETENTION_DAYS))} days")
-    validation.function_name(settings.function_name)
     logs = session.client("logs")
     name = log_group_name(settings)
 

@@ -41,6 +41,10 @@ def run_notebook(path: Path, output_dir: Path | None = None, timeout: int = DEFA
         try:
             client.execute()
         finally:
+            # nbclient shuts down only kernels it started itself: shut ours down, or it outlives this
+            # process and prints "Parent appears to have exited, shutting down."
+            if km.has_kernel:
+                km.shutdown_kernel(now=False)
             if output_dir is not None:
                 output_dir.mkdir(parents=True, exist_ok=True)
                 nbformat.write(nb, output_dir / path.name)

@@ -5,11 +5,15 @@
 * **Region**: the session's region. CreateBucket must omit ``LocationConstraint`` in us-east-1 and must
   set it everywhere else; an existing bucket in another region is refused.
 * **Public access block**: all four settings true.
-* **Default encryption**: SSE-S3 (``AES256``) by default. For SSE-KMS pass ``kms_key_id`` (a key ARN or
-  alias ARN in the bucket's region): objects are then encrypted with that key and an S3 Bucket Key (fewer KMS
-  requests, lower cost). The writer (the Firehose role) then also needs ``kms:GenerateDataKey`` and the
-  readers ``kms:Decrypt`` on that key, and the key policy must allow them: choose SSE-KMS when you need
-  key-level access control or CloudTrail records of every decrypt, at the price of KMS requests.
+* **Default encryption**: SSE-S3 (``AES256``) by default. For SSE-KMS set ``settings.kms_key_arn``
+  (``TTL_ARCHIVE_KMS_KEY``, a customer managed key's ARN in the bucket's region): objects are then encrypted
+  with that key and an S3 Bucket Key (fewer KMS requests, lower cost). The same setting gives the Firehose
+  role ``kms:GenerateDataKey``/``kms:Decrypt`` on the key (:func:`helpers.iam.kms_statement`) and the
+  Firehose destination its ``EncryptionConfiguration`` (:func:`helpers.firehose.destination_config`).
+  Whoever reads or restores the archive needs ``kms:Decrypt`` on the key as well (see
+  :func:`helpers.preflight.reader_actions`), and the key policy must allow IAM policies to grant it (the
+  default key policy does). Choose SSE-KMS when you need key-level access control or CloudTrail records of
+  every decrypt, at the price of KMS requests.
 * **Object ownership**: ``BucketOwnerEnforced`` (ACLs disabled; the bucket owner owns every object).
 * **Tags**: the stack's tags (added to any others already there).
 * **TLS-only bucket policy** (on AWS): one statement ``DenyInsecureTransport`` denying every ``s3:`` action on
@@ -188,15 +192,12 @@ def describe_bucket_setup(session: boto3.Session, bucket_name: str) -> dict[str,
 # --------------------------------------------------------------------------- ensure
 
 
-def _validate(settings: Settings, bucket_name: str, kms_key_id: str | None) -> None:
+def _validate(settings: Settings, bucket_name: str, region: str | None) -> None:
     validation.bucket_name(bucket_name)
-    validation.stack_name(settings.stack)
-    validation.prefix(settings.archive_prefix, "archive prefix")
-    if settings.glacier_class:
-        validation.glacier_class(settings.glacier_class)
-        validation.int_range(settings.glacier_after_days, 0, 36500, "lifecycle transition age in days")
-    if kms_key_id is not None and (not isinstance(kms_key_id, str) or not kms_key_id.strip()):
-        raise ValueError(f"invalid KMS key {kms_key_id!r}: give a key id, key ARN or alias ARN, or None for SSE-S3")
+    if settings.kms_key_arn is not None:  # the key's form is checked by Settings; its region only here
+        key_region = validation.kms_key_region(settings.kms_key_arn)
+        if region and key_region != region:
+            raise ValueError(f"invalid TTL_ARCHIVE_KMS_KEY {settings.kms_key_arn!r}: the key is in {key_region}, the bucket in {region}; S3 encrypts only with a key of the bucket's region")
 
 
 def _exists(client: Any, bucket: str, region: str) -> bool:
@@ -232,7 +233,7 @@ def _create(client: Any, bucket: str, region: str) -> None:
     client.get_waiter("bucket_exists").wait(Bucket=bucket, WaiterConfig=_WAITER)
 
 
-def ensure_bucket(session: boto3.Session, settings: Settings, bucket_name: str, *, kms_key_id: str | None = None, tls_policy: bool | None = None) -> Ensured:
+def ensure_bucket(session: boto3.Session, settings: Settings, bucket_name: str, *, tls_policy: bool | None = None) -> Ensured:
     """Make the archive bucket exist in the session's region with the settings in the module docstring.
 
     Validates names and settings first (``ValueError`` quoting the rule, before any AWS call). Creates the
@@ -244,10 +245,11 @@ def ensure_bucket(session: boto3.Session, settings: Settings, bucket_name: str, 
     this stack (it would be changed, and teardown would not delete it). Returns an
     :class:`~helpers.outcome.Ensured` whose ``description`` is :func:`describe_bucket_setup`.
     """
-    _validate(settings, bucket_name, kms_key_id)
     region = session.region_name
+    _validate(settings, bucket_name, region)
     if not region:
         raise ValueError("the session has no region: set AWS_REGION (the bucket is created in the session's region)")
+    kms_key_id = settings.kms_key_arn
     client = session.client("s3")
     changes: list[str] = []
     created = False

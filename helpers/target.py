@@ -5,8 +5,10 @@ One setting chooses: ``TTL_ARCHIVE_TARGET`` = ``local`` (default) or ``aws``.
 * ``local``: the embedded local AWS on 127.0.0.1 (started on first use, shared by every kernel),
   with fixed fake credentials. Nothing to configure.
 * ``aws``: the standard credential chain (``AWS_PROFILE``, environment variables, SSO, instance
-  roles...) and a region from ``AWS_REGION`` / ``AWS_DEFAULT_REGION`` / the profile. Another emulator is
-  reachable the same way by setting ``AWS_ENDPOINT_URL``.
+  roles...) and a region from ``AWS_REGION``, else ``AWS_DEFAULT_REGION``, else the profile (AWS_REGION
+  first, as the AWS CLI v2 and the other SDKs do; botocore alone reads only AWS_DEFAULT_REGION). Another
+  emulator is reachable the same way by setting ``AWS_ENDPOINT_URL``; an endpoint that does not answer is
+  :class:`EndpointUnreachable`, one sentence naming it.
 
 Every helper takes the ``boto3.Session`` returned here, so tests and notebooks choose the target once.
 """
@@ -14,26 +16,65 @@ Every helper takes the ``boto3.Session`` returned here, so tests and notebooks c
 from __future__ import annotations
 
 import os
+import urllib.parse
 from dataclasses import dataclass
 
 import boto3
 import botocore.exceptions
+from botocore.config import Config
 
 TARGET_ENV = "TTL_ARCHIVE_TARGET"
 TARGETS = ("local", "aws")
-LOCAL_REGION_DEFAULT = "us-east-1"
+LOCAL_REGION_DEFAULT = "ap-northeast-1"  # the seed blog's region (Tokyo); AWS_REGION / AWS_DEFAULT_REGION override it
 LOCAL_ACCESS_KEY = "testing"  # moto accepts any key; these are not secrets
+
+
+# Connection problems of an endpoint that does not answer (wrong AWS_ENDPOINT_URL, no network, emulator down).
+UNREACHABLE_ERRORS = (
+    botocore.exceptions.EndpointConnectionError,
+    botocore.exceptions.ConnectTimeoutError,
+    botocore.exceptions.ReadTimeoutError,
+    botocore.exceptions.ProxyConnectionError,
+)
+_IDENTITY_CONFIG = Config(connect_timeout=5, read_timeout=15, retries={"max_attempts": 2, "mode": "standard"})
 
 
 class CredentialsMissing(RuntimeError):
     """Raised instead of botocore's stack trace when the ``aws`` target has no usable credentials."""
 
 
+class EndpointUnreachable(RuntimeError):
+    """The AWS endpoint did not answer; the message names it and what to check."""
+
+
+def unreachable(err: BaseException, endpoint: str | None = None) -> EndpointUnreachable:
+    """One sentence for a connection error: which endpoint did not answer and what to check."""
+    url = endpoint or getattr(err, "kwargs", {}).get("endpoint_url") or "the AWS endpoint"
+    if endpoint and os.environ.get("AWS_ENDPOINT_URL") == endpoint:
+        hint = "check AWS_ENDPOINT_URL and that the service behind it is running"
+    elif endpoint:
+        hint = "check that the emulator is running (ttl-archive local status)"
+    else:
+        hint = "check the network connection, any proxy settings (HTTPS_PROXY) and that AWS_REGION names a real region"
+    return EndpointUnreachable(f"Could not reach {url}: {hint}.")
+
+
+def endpoint_of_error(err: BaseException) -> str | None:
+    """The endpoint URL a botocore connection error names, when it names one."""
+    kwargs = getattr(err, "kwargs", {}) or {}
+    return kwargs.get("endpoint_url") or None
+
+
 def configured_target() -> str:
-    target = os.environ.get(TARGET_ENV, "local").strip().lower() or "local"
-    if target not in TARGETS:
-        raise ValueError(f"{TARGET_ENV} must be one of {', '.join(TARGETS)}; got {target!r}")
-    return target
+    """``TTL_ARCHIVE_TARGET`` parsed strictly (``local`` when unset); :class:`~helpers.settings.SettingsError` otherwise."""
+    from .settings import Settings
+
+    return Settings.from_env().target
+
+
+def configured_region(region: str | None = None) -> str | None:
+    """The region for the ``aws`` target: ``region``, else ``AWS_REGION``, else ``AWS_DEFAULT_REGION`` (None: the profile's)."""
+    return region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
 
 
 def session(target: str | None = None, region: str | None = None, profile: str | None = None) -> boto3.Session:
@@ -54,10 +95,10 @@ def session(target: str | None = None, region: str | None = None, profile: str |
             endpoint_url=url,
             aws_access_key_id=LOCAL_ACCESS_KEY,
             aws_secret_access_key=LOCAL_ACCESS_KEY,
-            region_name=region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or LOCAL_REGION_DEFAULT,
+            region_name=configured_region(region) or LOCAL_REGION_DEFAULT,
         )
     try:
-        sess = boto3.Session(profile_name=profile, region_name=region)
+        sess = boto3.Session(profile_name=profile, region_name=configured_region(region))
     except botocore.exceptions.ProfileNotFound as err:
         raise CredentialsMissing(f"{err}. Set AWS_PROFILE to a profile in ~/.aws/config, or unset it to use the default chain.") from None
     if sess.get_credentials() is None:
@@ -98,11 +139,29 @@ def endpoint_of(sess: boto3.Session) -> str | None:
 
 
 def is_local(sess: boto3.Session) -> bool:
-    """True when the session points at the embedded local AWS."""
-    from .local import HOST
+    """True when the session points at this project's embedded local AWS.
 
+    Decided by the server's health check, not by the host: another emulator on 127.0.0.1 (a plain moto
+    server, LocalStack) reached with ``TTL_ARCHIVE_TARGET=aws AWS_ENDPOINT_URL=...`` is not ours, and
+    the code treats it like AWS. A positive answer is remembered per endpoint.
+    """
     url = endpoint_of(sess)
-    return bool(url) and f"//{HOST}:" in url
+    if not url:
+        return False
+    if url in _OURS:
+        return True
+    parts = urllib.parse.urlsplit(url)
+    if parts.hostname not in {"127.0.0.1", "localhost"} or not parts.port:
+        return False
+    from .local import health
+
+    if health(parts.port, timeout=2.0):
+        _OURS.add(url)
+        return True
+    return False
+
+
+_OURS: set[str] = set()  # endpoints whose health check said "the embedded local AWS"
 
 
 @dataclass(frozen=True)
@@ -124,10 +183,14 @@ class Identity:
 def identity(sess: boto3.Session) -> Identity:
     """Who and where the session acts: account id, region, caller ARN. Calls STS GetCallerIdentity.
 
-    Raises :class:`CredentialsMissing` with what to set when credentials are absent or rejected.
+    Raises :class:`CredentialsMissing` with what to set when credentials are absent or rejected, and
+    :class:`EndpointUnreachable` (one sentence naming the endpoint) when nothing answers.
     """
     try:
-        who = sess.client("sts").get_caller_identity()
+        client = sess.client("sts", config=_IDENTITY_CONFIG)
+        who = client.get_caller_identity()
+    except UNREACHABLE_ERRORS as err:
+        raise unreachable(err, endpoint_of(sess) or client.meta.endpoint_url) from None
     except botocore.exceptions.NoCredentialsError:
         raise CredentialsMissing(f"No AWS credentials found. Set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or {TARGET_ENV}=local.") from None
     except botocore.exceptions.ClientError as err:

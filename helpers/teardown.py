@@ -3,14 +3,16 @@
 Only resources tagged ``managed-by: dynamodb-ttl-archive`` **and** ``ttl-archive-stack: <stack>`` are
 deleted (:func:`helpers.tagging.is_ours`); a resource that merely has the stack's name is reported as
 kept. Order: the function's event source mappings, the function, the stack's CloudWatch alarms (named
-``<stack>-...``, ``<function>-...`` or ``<failure queue>-...``), the
+``<stack>-...``, ``<function>-...`` or ``<failure queue>-...``), the alarm topic (with its subscriptions), the
 failure queue, the function's role, the Firehose stream, the Firehose role, the log groups, the bucket,
 the table.
 
-Two refusals protect data, and ``force=True`` lifts them:
+Three refusals protect data, and ``force=True`` lifts them:
 
 * a bucket that still holds objects (the archive **is** the data this project exists to keep) is kept;
   forced, every object version, delete marker and unfinished multipart upload is removed first;
+* a table of this stack that still holds items (their TTL has not passed, so they are not archived) is kept;
+  forced, it is deleted with them;
 * a table this project did not create (not tagged for the stack, or ``settings.existing_table``) is
   kept; forced, it is deleted.
 
@@ -33,6 +35,7 @@ from typing import Any, Callable
 
 from botocore.exceptions import ClientError, WaiterError
 
+from . import alarm_topic as alarm_topic_mod
 from . import dynamodb as dynamodb_mod
 from . import failure_queue as failure_queue_mod
 from . import firehose as firehose_mod
@@ -227,6 +230,13 @@ class _Teardown:
                 continue
             self.step("CloudWatch alarm", name, lambda name=name: self.delete("CloudWatch alarm", name, lambda: cw.delete_alarms(AlarmNames=[name])))
 
+    # ---------------------------------------------------------------------------------------- SNS
+    def alarm_topic(self) -> None:
+        name = self.settings.alarm_topic_name
+        arn = alarm_topic_mod.find_topic(self.session, name)
+        tags = alarm_topic_mod.topic_tags(self.session, arn) if arn else None
+        self.delete_if_ours("SNS topic", name, tags, lambda: alarm_topic_mod.delete_alarm_topic(self.session, arn))
+
     # ---------------------------------------------------------------------------------------- SQS
     def failure_queue(self) -> None:
         name = self.settings.failure_queue_name
@@ -322,6 +332,11 @@ class _Teardown:
                     f"aws dynamodb update-time-to-live --table-name {name} --time-to-live-specification Enabled=false,AttributeName={self.settings.ttl_attribute})."
                 )
             return
+        if not refusal and not self.force and _holds_items(ddb, name):
+            self.report.add("DynamoDB table", name, KEPT, "still holds items (their TTL has not passed, so they are not archived yet): "
+                            "wait until they expire and are archived, or copy them, then run teardown with force=True (ttl-archive destroy --force) "
+                            "to delete the table with them")
+            return
         if table.get("DeletionProtectionEnabled"):
             self.report.add("DynamoDB table", name, KEPT, "deletion protection is on: turn it off first (update-table --no-deletion-protection-enabled)")
             return
@@ -330,6 +345,12 @@ class _Teardown:
             f"it held about {items} item(s) (DynamoDB's ItemCount, refreshed about every six hours); items whose TTL had not passed were not archived" if items else ""
         )
         self.delete("DynamoDB table", name, lambda: dynamodb_mod.delete_table(self.session, name, timeout=self.timeout), reason.strip("; "))
+
+
+def _holds_items(ddb, table: str) -> bool:
+    """True when a Scan finds at least one item (ItemCount lags by up to six hours)."""
+    response = ddb.scan(TableName=table, Limit=1, Select="COUNT")
+    return bool(response.get("Count") or response.get("LastEvaluatedKey"))
 
 
 def _count_objects(s3, bucket: str, *, limit: int = 10_000) -> tuple[int, bool]:
@@ -371,6 +392,7 @@ def teardown(
     run = _Teardown(session, settings, force=force, dry_run=dry_run, timeout=timeout, sleep=sleep)
     run.step("Lambda function", settings.function_name, run.function_and_mappings)
     run.step("CloudWatch alarm", f"{settings.stack}-*", run.alarms)
+    run.step("SNS topic", settings.alarm_topic_name, run.alarm_topic)
     run.step("SQS queue", settings.failure_queue_name, run.failure_queue)
     run.step("IAM role", settings.lambda_role_name, lambda: run.role(settings.lambda_role_name))
     run.step("Firehose stream", settings.delivery_stream_name, run.delivery_stream)

@@ -22,6 +22,10 @@ Choices, and why:
   so stopping at 6 hours leaves about 18 hours to replay them after the alarm on the queue fires.
   Allowed values: -1 (no limit, which here means the 24 h retention), or 60-604,800.
 * **OnFailure -> SQS**: the failure queue from :mod:`helpers.failure_queue`, with an alarm on its depth.
+* **ParallelizationFactor** from ``Settings.parallelization_factor`` (1 by default, up to 10): how many
+  batches of one shard Lambda processes at once. Order is kept per item (its partition and sort key): Lambda
+  sends the records of one item to the same concurrent batch (Lambda developer guide, "Using Lambda with
+  DynamoDB", parallelization factor). docs/scale.md and :mod:`helpers.capacity` say when to raise it.
 * **BatchSize 100, MaximumBatchingWindowInSeconds 1**: TTL deletes arrive in bursts; a one second window
   lets a batch fill (fewer invocations, fewer Firehose calls) while adding at most a second of latency.
   One batch of 100 archived lines fits easily in one PutRecordBatch call (limit 500 records / 4 MiB).
@@ -130,18 +134,89 @@ def _differences(current: dict[str, Any], desired: dict[str, Any]) -> list[str]:
     return changes
 
 
-def find_mapping(session: Any, settings: Settings, stream_arn: str) -> dict[str, Any] | None:
-    """The event source mapping from ``stream_arn`` to this stack's function, or None.
+def _is_for(mapping: dict[str, Any], function_name: str) -> bool:
+    arn = mapping.get("FunctionArn", "")
+    suffix = f":function:{function_name}"
+    return arn.endswith(suffix) or arn.endswith(suffix + ":$LATEST")
 
-    Matches on the function's ARN (a mapping may have been created with the name or the ARN)."""
+
+def stream_mappings(session: Any, stream_arn: str) -> list[dict[str, Any]]:
+    """Every event source mapping that reads ``stream_arn`` (any function), as ListEventSourceMappings gives them."""
     client = session.client("lambda")
-    suffix = f":function:{settings.function_name}"
-    for page in client.get_paginator("list_event_source_mappings").paginate(EventSourceArn=stream_arn):
-        for mapping in page.get("EventSourceMappings", []):
-            arn = mapping.get("FunctionArn", "")
-            if arn.endswith(suffix) or arn.endswith(suffix + ":$LATEST"):
-                return mapping
-    return None
+    return [m for page in client.get_paginator("list_event_source_mappings").paginate(EventSourceArn=stream_arn) for m in page.get("EventSourceMappings", [])]
+
+
+def find_mappings(session: Any, settings: Settings, stream_arn: str) -> list[dict[str, Any]]:
+    """Every mapping from ``stream_arn`` to this stack's function (more than one is a duplicate: see :func:`settle_duplicates`).
+
+    Matches on the function's ARN (a mapping may have been created with the name or the ARN); sorted by UUID."""
+    return sorted((m for m in stream_mappings(session, stream_arn) if _is_for(m, settings.function_name)), key=lambda m: m["UUID"])
+
+
+def find_mapping(session: Any, settings: Settings, stream_arn: str) -> dict[str, Any] | None:
+    """The event source mapping from ``stream_arn`` to this stack's function, or None (the first by UUID if several)."""
+    found = find_mappings(session, settings, stream_arn)
+    return found[0] if found else None
+
+
+def _ours(client: Any, mapping: dict[str, Any], settings: Settings) -> bool:
+    from .tagging import is_ours
+
+    arn = mapping.get("EventSourceMappingArn")
+    if not arn:
+        return False
+    try:
+        return is_ours(client.list_tags(Resource=arn).get("Tags", {}), settings.stack)
+    except ClientError as err:
+        if err.response["Error"]["Code"] == "ResourceNotFoundException":
+            return False
+        raise
+
+
+def _delete_mapping(client: Any, uuid: str, timeout: float = 300.0) -> None:
+    """Delete a mapping; one still being created or updated (ResourceInUseException) is waited for first."""
+    for attempt in (1, 2):
+        try:
+            client.delete_event_source_mapping(UUID=uuid)
+            return
+        except ClientError as err:
+            code = err.response["Error"]["Code"]
+            if code == "ResourceNotFoundException":
+                return
+            if code != "ResourceInUseException" or attempt == 2:
+                raise
+            _wait_settled(client, uuid, timeout)
+
+
+def settle_duplicates(session: Any, settings: Settings, stream_arn: str) -> tuple[dict[str, Any] | None, list[str], list[str]]:
+    """Keep one mapping from ``stream_arn`` to the stack's function and delete the other ones this stack created.
+
+    Two deploys of one stack at once can each find no mapping and each create one: every TTL delete would
+    then be archived twice. Every racer calls this after creating, and all of them keep the same one
+    (the first mapping tagged for this stack, by UUID), so the race ends with one trigger whoever runs last.
+    Mappings not tagged for this stack are never deleted (reported instead). Returns ``(kept mapping,
+    deleted UUIDs, UUIDs of duplicates left because they are not this stack's)``.
+    """
+    client = session.client("lambda")
+    mappings = find_mappings(session, settings, stream_arn)
+    if len(mappings) < 2:
+        return (mappings[0] if mappings else None), [], []
+    ours = [m for m in mappings if _ours(client, m, settings)]
+    keep = ours[0] if ours else mappings[0]
+    deleted, foreign = [], []
+    for mapping in mappings:
+        if mapping["UUID"] == keep["UUID"]:
+            continue
+        if mapping not in ours:
+            foreign.append(mapping["UUID"])
+            continue
+        _delete_mapping(client, mapping["UUID"])
+        deleted.append(mapping["UUID"])
+    if deleted:
+        LOG.warning("found %d triggers from %s to %s (concurrent deploys?): kept %s, deleted %s", len(mappings), stream_arn, settings.function_name, keep["UUID"], ", ".join(deleted))
+    if foreign:
+        LOG.warning("triggers %s from %s to %s are not tagged for stack %s: left alone, but each archives every TTL delete again", ", ".join(foreign), stream_arn, settings.function_name, settings.stack)
+    return keep, deleted, foreign
 
 
 def _wait_settled(client: Any, uuid: str, timeout: float) -> dict[str, Any]:
@@ -164,7 +239,7 @@ def ensure_trigger(
     batching_window_seconds: int = DEFAULT_BATCHING_WINDOW_SECONDS,
     max_retry_attempts: int = DEFAULT_MAX_RETRY_ATTEMPTS,
     max_record_age_seconds: int = DEFAULT_MAX_RECORD_AGE_SECONDS,
-    parallelization_factor: int = DEFAULT_PARALLELIZATION_FACTOR,
+    parallelization_factor: int | None = None,
     starting_position: str = DEFAULT_STARTING_POSITION,
     enabled: bool = True,
     pattern: dict[str, Any] | None = None,
@@ -174,15 +249,19 @@ def ensure_trigger(
 
     Every value is validated before any AWS call (``ValueError`` quoting Lambda's limit). An existing
     mapping for the same function and stream is updated where it differs (UpdateEventSourceMapping)
-    and reported "already there" when nothing differs. StartingPosition cannot be changed on an
+    and reported "already there" when nothing differs. Duplicate mappings (two deploys at once) are
+    settled first and after a create (:func:`settle_duplicates`); the outcome's ``changes`` say so. StartingPosition cannot be changed on an
     existing mapping: a difference is logged, not applied. Waits until the mapping's State is Enabled
     (or Disabled when ``enabled=False``). Returns the mapping as GetEventSourceMapping describes it.
+    ``parallelization_factor`` (concurrent batches per shard, 1-10): default ``settings.parallelization_factor``
+    (``TTL_ARCHIVE_PARALLELIZATION_FACTOR``); docs/scale.md says when to raise it.
     """
+    if parallelization_factor is None:
+        parallelization_factor = settings.parallelization_factor
     if starting_position not in STARTING_POSITIONS:
         raise ValueError(f"invalid StartingPosition {starting_position!r}: DynamoDB streams accept {' or '.join(STARTING_POSITIONS)}")
     if not isinstance(stream_arn, str) or not stream_arn.startswith("arn:") or ":dynamodb:" not in stream_arn or "/stream/" not in stream_arn:
         raise ValueError(f"invalid stream ARN {stream_arn!r}: expected arn:<partition>:dynamodb:<region>:<account>:table/<table>/stream/<label>")
-    validation.function_name(settings.function_name)
     desired = desired_mapping(
         failure_queue_arn=failure_queue_arn, batch_size=batch_size, batching_window_seconds=batching_window_seconds,
         max_retry_attempts=max_retry_attempts, max_record_age_seconds=max_record_age_seconds,
@@ -190,8 +269,9 @@ def ensure_trigger(
     )
     client = session.client("lambda")
     tags = settings.tags()
-    current = find_mapping(session, settings, stream_arn)
     name = f"{settings.function_name} <- {stream_arn.split(':table/', 1)[-1]}"
+    current, deleted, foreign = settle_duplicates(session, settings, stream_arn)
+    settled = _settled_notes(deleted, foreign)
 
     if current is None:
         LOG.info("creating the event source mapping %s", name)
@@ -200,8 +280,13 @@ def ensure_trigger(
                 FunctionName=settings.function_name, EventSourceArn=stream_arn, StartingPosition=starting_position, Tags=tags, **desired
             )
         )
+        keep, deleted, foreign = settle_duplicates(session, settings, stream_arn)
+        notes = [f"UUID {created['UUID']}"] + _settled_notes(deleted, foreign)
+        if keep is not None and keep["UUID"] != created["UUID"]:  # a concurrent deploy's mapping is the one kept
+            mapping = _wait_settled(client, keep["UUID"], wait_timeout)
+            return Ensured("event source mapping", name, ALREADY_THERE, mapping, notes).log(LOG)
         mapping = _wait_settled(client, created["UUID"], wait_timeout)
-        return Ensured("event source mapping", name, CREATED, mapping, [f"UUID {created['UUID']}"]).log(LOG)
+        return Ensured("event source mapping", name, CREATED, mapping, notes).log(LOG)
 
     uuid = current["UUID"]
     if current.get("State") not in SETTLED_STATES:
@@ -223,7 +308,16 @@ def ensure_trigger(
             client.tag_resource(Resource=arn, Tags=missing)
             changes.append(f"tags {sorted(missing)}")
     mapping = _wait_settled(client, uuid, wait_timeout)
-    return Ensured("event source mapping", name, UPDATED if changes else ALREADY_THERE, mapping, changes).log(LOG)
+    return Ensured("event source mapping", name, UPDATED if changes or deleted else ALREADY_THERE, mapping, changes + settled).log(LOG)
+
+
+def _settled_notes(deleted: list[str], foreign: list[str]) -> list[str]:
+    notes = []
+    if deleted:
+        notes.append(f"duplicate trigger(s) deleted: {', '.join(deleted)}")
+    if foreign:
+        notes.append(f"duplicate trigger(s) not tagged for this stack, left alone: {', '.join(foreign)}")
+    return notes
 
 
 def delete_trigger(session: Any, settings: Settings, stream_arn: str) -> bool:

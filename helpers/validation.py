@@ -17,8 +17,16 @@ _IP_FORMAT = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")  # "formatted as an IP addre
 GLACIER_CLASSES = ("GLACIER_IR", "GLACIER", "DEEP_ARCHIVE")
 
 
+class RuleError(ValueError):
+    """A value broke an AWS rule. ``kind`` names what was checked, ``rule`` is the rule in words."""
+
+    def __init__(self, kind: str, value: object, rule: str) -> None:
+        super().__init__(f"invalid {kind} {value!r}: {rule}")
+        self.kind, self.value, self.rule = kind, value, rule
+
+
 def _fail(kind: str, value: object, rule: str) -> None:
-    raise ValueError(f"invalid {kind} {value!r}: {rule}")
+    raise RuleError(kind, value, rule)
 
 
 def table_name(name: str) -> str:
@@ -70,6 +78,12 @@ def queue_name(name: str) -> str:
     return name
 
 
+def topic_name(name: str) -> str:
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", name):
+        _fail("SNS topic name", name, "topic names are 1-256 characters of a-z, A-Z, 0-9, '-' and '_'")
+    return name
+
+
 def stack_name(name: str) -> str:
     if not isinstance(name, str) or not _STACK.fullmatch(name):
         _fail("stack name", name, "stack names are 2-32 characters of lowercase letters, digits and '-', starting and ending with a letter or digit (they become part of bucket names)")
@@ -92,3 +106,24 @@ def int_range(value: object, low: int, high: int, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         _fail(what, value, f"must be a whole number from {low} to {high}")
     return value  # type: ignore[return-value]
+
+
+KMS_KEY_ARN_PATTERN = r"arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b):kms:([a-z0-9-]+):(\d{12}):key/([A-Za-z0-9-]{1,128})"
+KMS_KEY_ARN_RULE = "give the key's full ARN, arn:<partition>:kms:<region>:<account-id>:key/<key-id> (not a key id or an alias)"
+_KMS_KEY_ARN = re.compile(f"^{KMS_KEY_ARN_PATTERN}$")
+
+
+def kms_key_arn(value: str, what: str = "KMS key ARN") -> str:
+    """A customer managed KMS key's full ARN, ``arn:<partition>:kms:<region>:<account>:key/<key-id>``.
+
+    Not a bare key id (Firehose's ``AWSKMSKeyARN`` and an IAM policy's ``Resource`` need the ARN) and not
+    an alias: IAM authorizes KMS operations on the key's ARN, so a policy naming an alias ARN would grant
+    nothing for the key it points to."""
+    if not isinstance(value, str) or not _KMS_KEY_ARN.match(value):
+        _fail(what, value, KMS_KEY_ARN_RULE)
+    return value
+
+
+def kms_key_region(value: str) -> str:
+    """The region of a KMS key ARN (validated by :func:`kms_key_arn`)."""
+    return kms_key_arn(value).split(":")[3]

@@ -12,7 +12,8 @@ A *run* writes, under keys unique to it (``verify-<run id>-<kind>-<n>``):
 
 :func:`wait_for_archive` polls the archive (only objects it has not read yet, decoded by content: GZIP or
 plain) with a progress bar until every expired item is there or the timeout passes, then
-:func:`check` compares, reading the archive with :func:`helpers.archive_reader.read_archive`:
+:func:`check` compares, reading the archive with :class:`ArchiveScanner` (the archive reader's pieces; memory
+bounded by the run's size, so a run of a million items stays well under 500 MB):
 
 ``expired_written``  expired items written
 ``archived_unique``  of those, how many are in the archive (distinct items)
@@ -76,27 +77,55 @@ class TestRun:
     write_seconds: float
     expires_at: int  # the TTL value of the expired items
     refreshed_until: int  # the refreshed items would have expired at this moment (0: none written)
-    ids: dict[str, list[str]] = field(default_factory=dict)  # kind -> partition key values
+    counts: dict[str, int] = field(default_factory=dict)  # kind -> how many items of that kind were written
     local: bool = True
     future_expires_at: int = 0  # the TTL of the future (and user-deleted, refreshed) items
+    failure_queue_name: str = ""  # the trigger's failure queue: where to look when items are missing
+
+    # The partition key values are derived, never stored: a run of a million items keeps a few integers
+    # (the key of item n of a kind is ``verify-<run id>-<kind>-<n, six digits or more>``).
+
+    def key(self, kind: str, n: int) -> str:
+        return f"{self.prefix}{kind}-{n:06d}"
+
+    def ids_of(self, kind: str) -> list[str]:
+        return [self.key(kind, n) for n in range(self.counts.get(kind, 0))]
+
+    def parse_key(self, value: object) -> tuple[str, int] | None:
+        """``(kind, n)`` for a key this run wrote, else None."""
+        text = str(value)
+        if not text.startswith(self.prefix):
+            return None
+        kind, _, number = text[len(self.prefix):].rpartition("-")
+        if kind not in self.counts or not number.isdigit() or int(number) >= self.counts[kind]:
+            return None
+        return kind, int(number)
+
+    @property
+    def ids(self) -> dict[str, list[str]]:
+        """kind -> partition key values (built on each call: for small runs and tests)."""
+        return {kind: self.ids_of(kind) for kind in self.counts}
 
     @property
     def expired_ids(self) -> list[str]:
-        return self.ids.get("expired", [])
+        return self.ids_of("expired")
+
+    @property
+    def control_kinds(self) -> tuple[str, ...]:
+        """Kinds that must not be archived (while their own TTL is in the future: weeks after the run,
+        TTL may delete the future and refreshed items too, and then archiving them is right)."""
+        return ("future", "user_deleted", "refreshed") if time.time() < (self.future_expires_at or float("inf")) else ("user_deleted",)
 
     @property
     def control_ids(self) -> list[str]:
-        """Items that must not be archived (while their own TTL is in the future: weeks after the run,
-        TTL may delete the future and refreshed items too, and then archiving them is right)."""
-        kinds = ("future", "user_deleted", "refreshed") if time.time() < (self.future_expires_at or float("inf")) else ("user_deleted",)
-        return [i for kind in kinds for i in self.ids.get(kind, [])]
+        return [i for kind in self.control_kinds for i in self.ids_of(kind)]
 
     @property
     def prefix(self) -> str:
         return f"verify-{self.run_id}-"
 
     def describe(self) -> str:
-        counts = ", ".join(f"{len(self.ids.get(k, []))} {k.replace('_', '-')}" for k in KINDS)
+        counts = ", ".join(f"{self.counts.get(k, 0)} {k.replace('_', '-')}" for k in KINDS)
         when = datetime.fromtimestamp(self.written_at, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
         return f"run {self.run_id} on table {self.table_name}: {counts}; written {when} in {self.write_seconds:.1f} s"
 
@@ -105,7 +134,10 @@ class TestRun:
 
     @classmethod
     def from_json(cls, text: str) -> "TestRun":
-        return cls(**json.loads(text))
+        values = json.loads(text)
+        if "ids" in values:  # saved by an earlier version: lists of keys
+            values["counts"] = {kind: len(keys) for kind, keys in values.pop("ids").items()}
+        return cls(**values)
 
 
 def run_path(settings: Settings, account_id: str, region: str) -> Path:
@@ -165,34 +197,34 @@ def start_run(
     if expires_at < now - 5 * 365 * 24 * 3600:
         raise ValueError("expires_at is more than five years in the past: DynamoDB TTL never deletes such items")
     pk, sk, ttl = settings.partition_key, settings.sort_key, settings.ttl_attribute
-    ids = {kind: [f"verify-{run_id}-{kind}-{n:06d}" for n in range(count)] for kind, count in
-           (("expired", expired), ("future", future), ("user_deleted", user_deleted), ("refreshed", refreshed))}
+    counts = {"expired": expired, "future": future, "user_deleted": user_deleted, "refreshed": refreshed}
     refreshed_until = now + REFRESH_AFTER_SECONDS if refreshed else 0
+    run = TestRun(
+        run_id=run_id, stack=settings.stack, table_name=settings.table_name, bucket_name=settings.bucket_name,
+        archive_prefix=settings.archive_prefix, partition_key=pk, sort_key=sk, ttl_attribute=ttl, sort_value=now,
+        written_at=started, write_seconds=0.0, expires_at=expires_at, refreshed_until=refreshed_until, counts=counts,
+        local=is_local(session), future_expires_at=now + FUTURE_TTL_SECONDS, failure_queue_name=settings.failure_queue_name,
+    )
 
     def item(key: str, kind: str, ttl_value: int) -> dict[str, Any]:
         return {pk: key, sk: now, ttl: ttl_value, "kind": kind, "run_id": run_id, "payload": {"note": f"{kind} item of verify run {run_id}", "price": Decimal("9.99")}}
 
     # Controls first: by the time the expired items are archived, the stream (in order) has passed them.
-    items = [item(k, "user_deleted", now + FUTURE_TTL_SECONDS) for k in ids["user_deleted"]]
-    items += [item(k, "refreshed", refreshed_until) for k in ids["refreshed"]]
-    items += [item(k, "future", now + FUTURE_TTL_SECONDS) for k in ids["future"]]
+    items = [item(k, "user_deleted", now + FUTURE_TTL_SECONDS) for k in run.ids_of("user_deleted")]
+    items += [item(k, "refreshed", refreshed_until) for k in run.ids_of("refreshed")]
+    items += [item(k, "future", now + FUTURE_TTL_SECONDS) for k in run.ids_of("future")]
     dynamodb.put_items(session, settings.table_name, items)
     client = session.client("dynamodb")
-    for key in ids["refreshed"]:
+    for key in run.ids_of("refreshed"):
         client.update_item(
             TableName=settings.table_name, Key={pk: {"S": key}, sk: {"N": str(now)}},
             UpdateExpression="SET #t = :t", ExpressionAttributeNames={"#t": ttl},
             ExpressionAttributeValues={":t": {"N": str(now + FUTURE_TTL_SECONDS)}},
         )
-    for key in ids["user_deleted"]:
+    for key in run.ids_of("user_deleted"):
         client.delete_item(TableName=settings.table_name, Key={pk: {"S": key}, sk: {"N": str(now)}})
-    dynamodb.put_items(session, settings.table_name, (item(k, "expired", expires_at) for k in ids["expired"]))
-    run = TestRun(
-        run_id=run_id, stack=settings.stack, table_name=settings.table_name, bucket_name=settings.bucket_name,
-        archive_prefix=settings.archive_prefix, partition_key=pk, sort_key=sk, ttl_attribute=ttl, sort_value=now,
-        written_at=started, write_seconds=round(time.time() - started, 3), expires_at=expires_at,
-        refreshed_until=refreshed_until, ids=ids, local=is_local(session), future_expires_at=now + FUTURE_TTL_SECONDS,
-    )
+    dynamodb.put_items(session, settings.table_name, (item(run.key("expired", n), "expired", expires_at) for n in range(expired)))
+    run.write_seconds = round(time.time() - started, 3)
     if save:
         save_run(run, run_path(settings, identity.account_id, identity.region))
     LOG.info("%s", run.describe())
@@ -217,12 +249,14 @@ def resume_or_start(session: Any, settings: Settings, identity: Any, *, resume: 
 
 
 class ArchiveScanner:
-    """Reads each new archive object once and keeps the records of one run (parts joined), with the
-    archive reader's pieces: its S3 listing and download, :func:`~helpers.archive_reader.object_lines`
+    """Reads each new archive object once and keeps what the comparison needs of one run's records, with
+    the archive reader's pieces: its S3 listing and download, :func:`~helpers.archive_reader.object_lines`
     (GZIP or plain by content) and :class:`~helpers.archive_reader.PartJoiner`.
 
-    Lists only the day folders from the run's start to now (UTC) when the archive uses dated folders,
-    so a large archive is not listed in full on every poll.
+    Memory stays bounded by the run's size, not the archive's: one byte per item written (which items
+    were seen), the distinct event ids of the run's lines, and one sample record; objects are read one
+    at a time and their lines dropped once counted. Lists only the day folders from the run's start to
+    now (UTC) when the archive uses dated folders, so a large archive is not listed in full on every poll.
     """
 
     def __init__(self, session: Any, run: TestRun) -> None:
@@ -230,7 +264,11 @@ class ArchiveScanner:
         self.run = run
         self.read_keys: set[str] = set()
         self.objects_with_run: set[str] = set()
-        self.records: list[dict[str, Any]] = []  # this run's records, every delivery
+        self.seen = {kind: bytearray(count) for kind, count in run.counts.items()}  # 1 where archived
+        self.archived = dict.fromkeys(run.counts, 0)  # kind -> distinct items archived
+        self.event_ids: set[int | str] = set()
+        self.deliveries = 0  # lines of this run, every delivery (duplicates included)
+        self.sample: dict[str, Any] | None = None  # the first expired item's record
         self.parts = archive_reader.PartJoiner()
         self._needle = run.prefix.encode()
 
@@ -258,14 +296,26 @@ class ArchiveScanner:
                 if self._needle not in line and b'"part_of"' not in line:  # parse only this run's lines, and parts
                     continue
                 record = self._parse(line, key, number)
-                if record is not None and self._mine(record):
-                    self.records.append(record)
+                if record is not None and self._count(record):
                     self.objects_with_run.add(key)
                     found += 1
+            del body
         return found
 
-    def _mine(self, record: dict[str, Any]) -> bool:
-        return str((record.get("keys") or {}).get(self.run.partition_key, "")).startswith(self.run.prefix)
+    def _count(self, record: dict[str, Any]) -> bool:
+        """Note a record of this run; False for a record of another run."""
+        parsed = self.run.parse_key((record.get("keys") or {}).get(self.run.partition_key, ""))
+        if parsed is None:
+            return False
+        kind, n = parsed
+        self.deliveries += 1
+        self.event_ids.add(_compact_event_id(record.get("event_id")))
+        if not self.seen[kind][n]:
+            self.seen[kind][n] = 1
+            self.archived[kind] += 1
+        if self.sample is None and kind == "expired":
+            self.sample = record
+        return True
 
     def _parse(self, line: bytes | str, key: str = "", number: int = 0) -> dict[str, Any] | None:
         """The record of a line (split records joined), or None (not JSON, a part still waiting)."""
@@ -283,9 +333,36 @@ class ArchiveScanner:
             return self._parse(*joined) if isinstance(joined, tuple) else None
         return record
 
+    def archived_count(self, kind: str = "expired") -> int:
+        """Distinct items of ``kind`` seen in the archive so far."""
+        return self.archived.get(kind, 0)
+
+    def archived_keys(self, kind: str, *, seen: bool = True, limit: int | None = None) -> list[str]:
+        """Keys of ``kind`` that are (``seen=True``) or are not yet in the archive, in order, at most ``limit``."""
+        flags = self.seen.get(kind, bytearray())
+        wanted = 1 if seen else 0
+        out: list[str] = []
+        start = 0
+        while limit is None or len(out) < limit:
+            n = flags.find(wanted, start)
+            if n < 0:
+                break
+            out.append(self.run.key(kind, n))
+            start = n + 1
+        return out
+
     def archived_ids(self) -> set[str]:
-        pk = self.run.partition_key
-        return {str((r.get("keys") or {}).get(pk)) for r in self.records}
+        """Every archived key of the run (builds strings: for small runs and tests)."""
+        return {key for kind in self.seen for key in self.archived_keys(kind)}
+
+
+def _compact_event_id(event_id: object) -> int | str:
+    """An event id as an int when it is hex (AWS's are 32 hex digits: 44 bytes instead of 81 as text)."""
+    text = str(event_id)
+    try:
+        return int(text, 16) << 8 | len(text) % 256  # the length keeps "0a" and "a" apart
+    except ValueError:
+        return text
 
 
 # --------------------------------------------------------------------------- the comparison
@@ -314,6 +391,7 @@ class Report:
     missing_sample: list[str] = field(default_factory=list)
     sample_record: dict[str, Any] | None = None
     local_problems: list[str] = field(default_factory=list)  # errors inside the embedded local AWS's runtime (local target)
+    failure_notes: int | None = None  # notes waiting in the failure queue (looked up only when items are missing)
 
     @property
     def ok(self) -> bool:
@@ -330,7 +408,7 @@ class Report:
         if self.controls_kept is not None and self.controls_kept != self.controls_expected_kept:
             problems.append(f"only {self.controls_kept} of {self.controls_expected_kept} items that must stay are still in the table")
         if self.missing and not allow_pending:
-            problems.append(f"{self.missing} expired items are not archived: {', '.join(self.missing_sample[:5])}")
+            problems.append(f"{self.missing} expired items are not archived: {', '.join(self.missing_sample[:5])}{self.queue_hint()}")
             if self.local_problems:
                 problems.append("the embedded local AWS reports: " + " | ".join(self.local_problems[:3]))
         if problems:
@@ -352,14 +430,35 @@ class Report:
         )
         if self.controls_kept is not None:
             text += f"; {self.controls_kept} of {self.controls_expected_kept} items that must stay are still in the table"
-        text += "."
+        text += "." + self.queue_hint()
         if self.local_problems:
             text += f"\nThe embedded local AWS reports {len(self.local_problems)} problem(s) of its own:\n" + "\n".join(f"  {p}" for p in self.local_problems)
         return text
 
 
+    def queue_hint(self) -> str:
+        """" 2 missing: 1 note in the failure queue, run `ttl-archive redrive`." when notes wait, else ""."""
+        if not self.missing or not self.failure_notes:
+            return ""
+        notes = f"{self.failure_notes} note{'s' if self.failure_notes != 1 else ''}"
+        return f" {self.missing:,} missing: {notes} in the failure queue, run `ttl-archive redrive`."
+
+
+def _failure_notes(session: Any, run: TestRun) -> int | None:
+    """Notes waiting in the run's failure queue (None: no queue known or readable)."""
+    from .failure_queue import note_count
+
+    if not run.failure_queue_name:
+        return None
+    try:
+        return note_count(session, run.failure_queue_name)
+    except ClientError as err:  # looking is a courtesy: a denied or throttled call must not break the check
+        LOG.warning("could not count the notes in %s: %s", run.failure_queue_name, err)
+        return None
+
+
 def _controls_kept(session: Any, run: TestRun) -> int:
-    keys = [k for kind in ("future", "refreshed") for k in run.ids.get(kind, [])]
+    keys = [k for kind in ("future", "refreshed") for k in run.ids_of(kind)]
     client = session.client("dynamodb")
     found = 0
     for start in range(0, len(keys), 100):
@@ -390,62 +489,43 @@ def local_problems(session: Any) -> list[str]:
 
 
 def check(session: Any, run: TestRun, *, scanner: ArchiveScanner | None = None, seconds: float | None = None,
-          complete: bool = False, timed_out: bool = False, use_archive_reader: bool = True) -> Report:
+          complete: bool = False, timed_out: bool = False) -> Report:
     """Compare what the run wrote with what the archive holds now (see the module docstring).
 
-    Reads the archive with :func:`helpers.archive_reader.read_archive` (every delivery kept, so
-    duplicates can be counted), limited to the time since the run started; ``use_archive_reader=False``
-    uses the scanner's records instead (cheaper while polling).
+    Reads the archive objects the scanner has not read yet (every delivery kept, so duplicates can be
+    counted); without a scanner, a new one reads every object written since the run started. Memory is
+    bounded by the run's size (see :class:`ArchiveScanner`), whatever the archive's size.
     """
-    pk = run.partition_key
-    if use_archive_reader:
-        result = archive_reader.read_archive(session, run.bucket_name, run.archive_prefix, start=datetime.fromtimestamp(run.written_at - 120, timezone.utc),
-                              error_prefix=None, drop_duplicates=False, progress=False, missing_ok=True)
-        frame = result.frame
-        rows = []
-        if len(frame):
-            mask = frame["keys"].map(lambda k: isinstance(k, dict) and str(k.get(pk, "")).startswith(run.prefix))
-            mine = frame[mask]
-            rows = [(str(k[pk]), e, o) for k, e, o in zip(mine["keys"], mine["event_id"], mine["object_key"])]
-        records = [{"keys": {pk: i}, "event_id": e, "_object": o} for i, e, o in rows]
-        objects = {o for _i, _e, o in rows}
-    else:
-        scanner = scanner or ArchiveScanner(session, run)
-        if not scanner.read_keys:
-            scanner.poll()
-        records = scanner.records
-        objects = scanner.objects_with_run
-    archived = [str((r.get("keys") or {}).get(pk)) for r in records]
-    events = [r.get("event_id") for r in records]
-    expired = set(run.expired_ids)
-    archived_set = set(archived)
-    unexpected = sorted(archived_set & set(run.control_ids))
-    missing = sorted(expired - archived_set)
-    sample = None
-    if scanner is not None and scanner.records:
-        sample = next((r for r in scanner.records if str((r.get("keys") or {}).get(pk)) in expired), None)
-    expected_kept = sum(len(run.ids.get(k, [])) for k in ("future", "refreshed"))
+    scanner = scanner or ArchiveScanner(session, run)
+    scanner.poll()
+    controls = run.control_kinds
+    unexpected_count = sum(scanner.archived_count(kind) for kind in controls)
+    unexpected = [key for kind in controls for key in scanner.archived_keys(kind, limit=20)][:20]
+    expired = run.counts.get("expired", 0)
+    archived = scanner.archived_count("expired")
+    expected_kept = sum(run.counts.get(k, 0) for k in ("future", "refreshed"))
     controls_due = bool(run.future_expires_at) and time.time() >= run.future_expires_at  # weeks later: TTL may take them now
     return Report(
         run_id=run.run_id,
-        expired_written=len(expired),
-        archived_unique=len(archived_set & expired),
-        duplicates=len(events) - len(set(events)),
-        unexpected=len(unexpected),
-        missing=len(missing),
-        s3_objects=len(objects),
+        expired_written=expired,
+        archived_unique=archived,
+        duplicates=scanner.deliveries - len(scanner.event_ids),
+        unexpected=unexpected_count,
+        missing=expired - archived,
+        s3_objects=len(scanner.objects_with_run),
         seconds=round(seconds if seconds is not None else time.time() - (run.written_at + run.write_seconds), 3),
-        controls_written=sum(len(run.ids.get(k, [])) for k in ("future", "user_deleted", "refreshed")),
+        controls_written=sum(run.counts.get(k, 0) for k in ("future", "user_deleted", "refreshed")),
         controls_kept=None if controls_due else _controls_kept(session, run),
         controls_expected_kept=expected_kept,
         complete=complete,
         timed_out=timed_out,
         write_seconds=run.write_seconds,
         target="local" if run.local else "aws",
-        unexpected_ids=unexpected[:20],
-        missing_sample=missing[:20],
-        sample_record=sample,
+        unexpected_ids=unexpected,
+        missing_sample=scanner.archived_keys("expired", seen=False, limit=20),
+        sample_record=scanner.sample,
         local_problems=local_problems(session) if run.local else [],
+        failure_notes=_failure_notes(session, run) if expired - archived else None,
     )
 
 
@@ -471,7 +551,7 @@ def wait_for_archive(
     if interval is None:
         interval = 0.5 if run.local else 5.0  # on AWS, objects arrive per Firehose buffer interval: poll calmly
     scanner = ArchiveScanner(session, run)
-    expired = set(run.expired_ids)
+    expired = run.counts.get("expired", 0)
     begin = clock()
     deadline = begin + timeout
     written_end = run.written_at + run.write_seconds
@@ -480,19 +560,19 @@ def wait_for_archive(
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(expired), unit="item", desc=f"archived ({run.run_id})", dynamic_ncols=True)
+        bar = tqdm(total=expired, unit="item", desc=f"archived ({run.run_id})", dynamic_ncols=True)
     done = 0
     try:
         while True:
             before = done
             scanner.poll()
-            done = len(scanner.archived_ids() & expired)
+            done = scanner.archived_count("expired")
             if done > before:
                 last_seen = clock()
                 if bar is not None:
                     bar.update(done - before)
             settled = not run.refreshed_until or clock() >= run.refreshed_until + REFRESH_AFTER_SECONDS
-            if done == len(expired) and settled:
+            if done == expired and settled:
                 complete, timed_out = True, False
                 break
             if clock() >= deadline:

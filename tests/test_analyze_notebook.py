@@ -43,6 +43,10 @@ def _line(n: int, deleted_at: str, ttl: int) -> str:
 def notebook_env(monkeypatch, stack, tmp_path):
     monkeypatch.setenv("TTL_ARCHIVE_STACK", stack)
     monkeypatch.setenv("TTL_ARCHIVE_PARQUET_PATH", str(tmp_path / "export" / "archive.parquet"))
+    monkeypatch.setenv("TTL_ARCHIVE_SAMPLE_FOLDER", str(tmp_path / "sample"))
+    monkeypatch.setenv("TTL_ARCHIVE_SAMPLE_DAYS", "2")
+    monkeypatch.setenv("TTL_ARCHIVE_SAMPLE_ITEMS_PER_DAY", "300")
+    monkeypatch.setenv("TTL_ARCHIVE_ATHENA_DATABASE", f"{stack.replace('-', '_')}_archive")
     return tmp_path
 
 
@@ -66,7 +70,11 @@ def _text(outputs: list[dict]) -> str:
     return "\n".join(parts)
 
 
-def test_the_notebook_loads_a_seeded_archive_and_draws_every_chart(session, stack, notebook_env):
+CHARTS = 6  # items over time, daily rhythm, deletion delay, item sizes, object sizes, buffer what-if
+
+
+def test_the_notebook_loads_a_seeded_archive_and_draws_every_chart(session, stack, notebook_env, monkeypatch):
+    monkeypatch.setenv("TTL_ARCHIVE_ANALYZE", "pipeline")
     bucket = _bucket(session, stack)
     s3 = session.client("s3")
     n = 0
@@ -85,15 +93,19 @@ def test_the_notebook_loads_a_seeded_archive_and_draws_every_chart(session, stac
 
     outputs = _outputs(executed)
     images = [out for out in outputs if "image/png" in out.get("data", {})]
-    assert len(images) == 4  # items over time, deletion delay, item sizes, object sizes
+    assert len(images) == CHARTS
     text = _text(outputs)
     assert "90 items from 7 objects" in text and "1 duplicate deliveries removed" in text
+    assert "charts below: the pipeline archive" in text
+    assert "600 items" in text  # the generated sample was made and read as well
+    assert "glue table" in text and "3 of 3 folders are projected partitions" in text
     assert (notebook_env / "export" / "archive.parquet").exists()
     assert "90 rows" in text
     assert not any(out.get("output_type") == "error" for out in outputs)
 
 
-def test_the_notebook_says_so_when_the_archive_is_empty(session, stack, notebook_env):
+def test_the_notebook_says_so_when_the_archive_is_empty(session, stack, notebook_env, monkeypatch):
+    monkeypatch.setenv("TTL_ARCHIVE_ANALYZE", "pipeline")
     _bucket(session, stack)
 
     executed = run_notebook(NOTEBOOK, output_dir=notebook_env / "executed", timeout=180)
@@ -101,7 +113,7 @@ def test_the_notebook_says_so_when_the_archive_is_empty(session, stack, notebook
     outputs = _outputs(executed)
     text = _text(outputs)
     assert "The archive has no items yet" in text and "run 05_verify" in text
-    assert len([out for out in outputs if "image/png" in out.get("data", {})]) == 4  # empty charts that say so
+    assert len([out for out in outputs if "image/png" in out.get("data", {})]) == CHARTS  # empty charts that say so
     assert "0 rows" in text
 
 
@@ -112,8 +124,22 @@ def test_the_notebook_is_committed_without_outputs_and_follows_the_template():
     assert "parameters" in code[0].metadata.get("tags", [])
     headings = [line for c in nb.cells if c.cell_type == "markdown" for line in c.source.splitlines() if line.startswith("#")]
     assert headings[0].startswith("# ")
-    for title in ("## Overview", "## Prerequisites", "## Get started", "## 1. ", "## 7. ", "## Cleaning up", "## Next"):
+    for title in ("## Overview", "## Prerequisites", "## Get started", "## 1. ", "## 12. ", "## Cleaning up", "## Next"):
         assert any(h.startswith(title) for h in headings), title
     steps = [i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and c.source.startswith("## ") and c.source[3].isdigit()]
-    assert len(steps) == 7
+    assert len(steps) == 12
     assert all(nb.cells[i + 1].cell_type == "code" for i in steps)  # each step: its markdown, then its code
+
+
+def test_the_notebook_analyzes_a_generated_month_with_its_charts_and_queries(session, stack, notebook_env):
+    executed = run_notebook(NOTEBOOK, output_dir=notebook_env / "executed", timeout=180)
+
+    outputs = _outputs(executed)
+    assert not any(out.get("output_type") == "error" for out in outputs)
+    text = _text(outputs)
+    assert "charts below: the generated month" in text
+    assert "created: 600 items" in text and "600 items from" in text and "0 problems" in text
+    assert "lag model: lag after the TTL time: log-normal, median 20 min" in text
+    assert "item_kb" in text and "compression_ratio" in text  # the cost model's inputs
+    assert "(DuckDB: " in text and "folders are projected partitions; missing: []" in text
+    assert len([out for out in outputs if "image/png" in out.get("data", {})]) == CHARTS

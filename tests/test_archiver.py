@@ -348,7 +348,7 @@ def test_envelope_fields_in_documented_order():
     assert (doc["table"], doc["region"], doc["event_source_arn"]) == ("orders", "eu-west-1", ARN)
     assert doc["deleted_at"] == "2025-11-26T18:00:00Z"
     assert (doc["ttl_attribute"], doc["ttl"]) == ("expires_at", 1_764_180_000)
-    assert doc["keys"] == {"id": "a", "timestamp": 1} and doc["format"] == 1
+    assert doc["keys"] == {"id": "a", "timestamp": 1} and doc["format"] == 2
 
 
 def test_deleted_at_keeps_fractional_seconds_and_ttl_is_null_when_not_a_number():
@@ -427,7 +427,7 @@ def test_line_over_1000_kib_is_split_into_parts_that_reassemble(filler):
     assert all(len(d) <= KIB_1000 for d in sent)
     parts = [json.loads(line) for line in b"".join(fake.stored).decode().split("\n")[:-1] if b"part_of" in line.encode()]
     assert [p["part"] for p in parts] == list(range(len(parts))) and {p["parts"] for p in parts} == {len(parts)}
-    assert all(p["part_of"] == record["eventID"] and p["format"] == 1 for p in parts)
+    assert all(p["part_of"] == record["eventID"] and p["format"] == 2 for p in parts)
     docs = read_lines(fake.stored)
     assert docs[0]["item"] == expected_item(item) and docs[1]["event_id"] == "ev" + "0" * 29 + "1"
 

@@ -149,3 +149,33 @@ def test_the_rendered_commands_run_with_the_real_aws_cli(session, stack):
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     tags = session.client("dynamodb").list_tags_of_resource(ResourceArn=table["TableArn"])["Tags"]
     assert tags == [{"Key": "owner", "Value": "it's me"}]
+
+
+def test_per_operation_writes_out_a_few_commands_of_each_kind_and_counts_the_rest(session, stack):
+    with recording(session) as calls:
+        s3 = session.client("s3")
+        s3.create_bucket(Bucket=f"{stack}-many")
+        for n in range(5):
+            s3.put_object(Bucket=f"{stack}-many", Key=f"k{n}", Body=b"x")
+        s3.list_objects_v2(Bucket=f"{stack}-many")
+    text = calls.text(per_operation=2)
+    lines = text.splitlines()
+    assert sum(line.startswith("aws s3api put-object") for line in lines) == 2 and "--key k0" in text and "--key k1" in text and "k4" not in text
+    assert "# ... and 3 more `aws s3api put-object` calls like the above" in text
+    assert sum(line.startswith(("aws s3api create-bucket", "aws s3api list-objects-v2")) for line in lines) == 2
+    assert "more `aws s3api create-bucket`" not in text
+    assert calls.text().count("aws s3api put-object") == 5  # by default every call
+
+
+def test_a_streaming_download_names_its_output_file_and_the_command_runs(session, stack, tmp_path):
+    s3 = session.client("s3")
+    s3.create_bucket(Bucket=f"{stack}-dl")
+    s3.put_object(Bucket=f"{stack}-dl", Key="archive/2026/11/30/23/obj.gz", Body=b"payload")
+    with recording(session) as calls:
+        session.client("s3").get_object(Bucket=f"{stack}-dl", Key="archive/2026/11/30/23/obj.gz")["Body"].read()
+    argv = shlex.split(calls.commands[0])
+    assert argv[:3] == ["aws", "s3api", "get-object"] and "obj.gz" in argv
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    done = subprocess.run([sys.executable, "-m", "awscli", *argv[1:]], capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "obj.gz").read_bytes() == b"payload"

@@ -1,10 +1,11 @@
 """The cost model against cases computed by hand (each written out next to its assertion).
 
-Prices used below are the bundled figures: Tokyo DynamoDB Standard 0.285 USD/GB-month after 25 free GB;
-us-east-1 S3 Standard 0.023, Standard-IA 0.0125, Glacier Flexible Retrieval (GLACIER) 0.0036,
-Deep Archive 0.00099 USD/GB-month; GLACIER transition 0.03 per 1,000; Firehose 0.029 per GB (L);
-Lambda 0.20 per million requests and 0.0000166667 per GB-second; GLACIER standard restore 0.05 per
-1,000 requests + 0.01 per GB, GET 0.0004 per 1,000. GB = 2**30 bytes, KB = 1024 bytes.
+Bundled figures used below (helpers/data/prices.csv): Tokyo DynamoDB Standard 0.285 USD/GB-month after 25
+free GB; us-east-1 DynamoDB 0.25, S3 Standard 0.023, Standard-IA 0.0125, Glacier Flexible Retrieval
+(GLACIER) 0.0036, Deep Archive 0.00099 USD/GB-month; GLACIER transition 0.03 and Deep Archive transition
+0.05 per 1,000; PUT 0.005 per 1,000; Firehose 0.029 per GB; Lambda 0.20 per million requests and
+0.0000166667 per GB-second; GLACIER standard restore 0.05 per 1,000 requests + 0.01 per GB, GET 0.0004 per
+1,000. GB = 2**30 bytes, KB = 1024 bytes; a billing month is 730 hours (DPM = 730 / 24 days).
 """
 
 from __future__ import annotations
@@ -16,31 +17,52 @@ import pytest
 
 from helpers import cost_model as cm
 from helpers.cost_model import CostInputs, Scenario
-from helpers.pricing import MissingPriceError, PriceBook
+from helpers.pricing import MissingPriceError, PriceBook, read_prices
 
 GB_IN_KB = 1024 * 1024
+DPM = 730 / 24  # days in a billing month
 
 
 def backlog_inputs(**overrides) -> CostInputs:
-    """us-east-1; a table of 1000 MiB whose items have all expired (hot_days=0, no growth), so month 1
-    archives a backlog of exactly 1000 MiB; 1 MiB buffers -> exactly 1,000 objects of 1 MiB raw."""
+    """us-east-1; a table of 1000 MiB whose items have all expired (hot_days=0, no growth), so the start
+    of month 1 archives a backlog of exactly 1000 MiB; 1 MiB buffers -> exactly 1,000 objects of 1 MiB."""
     base = dict(region="us-east-1", horizon_months=4, table_gb=1000 / 1024, monthly_growth_gb=0.0, hot_days=0,
                 compression_ratio=1.0, buffer_size_mib=1, include_writes=False, retention_days=3650)
     base.update(overrides)
     return CostInputs(**base)
 
 
-# ---------------------------------------------------------------- DynamoDB
+def glacier_after(days: float, **kw) -> Scenario:
+    return Scenario("lc", "archive", storage_class="GLACIER", lifecycle_after_days=days, **kw)
 
 
-def test_tokyo_100_gb_in_dynamodb_standard_costs_21_375_a_month():
-    # (100 - 25) x 0.285 = 21.375 USD/month
-    assert cm.dynamodb_storage_cost(100, 0.285, free_gb=25) == pytest.approx(21.375)
+# ---------------------------------------------------------------- DynamoDB: 100 bytes per item, shared free tier
+
+
+def test_every_item_is_billed_100_bytes_more():
+    # 100 GB of 1 KB items: 104,857,600 items x 100 B = 9.765625 GB more -> 109.765625 GB (the model was 9.8 % low)
+    assert cm.dynamodb_billed_gb(100, 1) == pytest.approx(109.765625)
+    assert cm.dynamodb_billed_gb(100, 4) == pytest.approx(100 * (1 + 100 / 4096))
+    # Tokyo: (109.765625 - 25) x 0.285 = 24.158203125 USD/month
     x = CostInputs(region="ap-northeast-1", table_gb=100, monthly_growth_gb=0, include_writes=False, horizon_months=3)
     r = cm.compute_scenario(x, Scenario("keep", "dynamodb"))
-    assert list(r.monthly["dynamodb_storage"]) == pytest.approx([21.375] * 3)
-    assert r.total.sum() == pytest.approx(3 * 21.375)
-    assert r.unverified == ()  # 0.285 and the free tier are M figures
+    assert list(r.monthly["dynamodb_storage"]) == pytest.approx([24.158203125] * 3)
+    assert r.quantities.loc[1, "table_billed_gb"] == pytest.approx(109.765625)
+    assert r.unverified == ()
+
+
+def test_the_free_tier_is_shared_with_the_accounts_other_tables():
+    # 100 GB here and 20 GB in other tables: only 5 of the 25 free GB are left: (100 - 5) x 0.285 = 27.075
+    assert cm.dynamodb_storage_cost(100, 0.285, free_gb=25, other_tables_gb=20) == pytest.approx(27.075)
+    # Other tables already above 25 GB: nothing is free for this one: 100 x 0.285 = 28.5
+    assert cm.dynamodb_storage_cost(100, 0.285, free_gb=25, other_tables_gb=40) == pytest.approx(28.5)
+    assert cm.dynamodb_storage_cost(100, 0.285, free_gb=25) == pytest.approx(21.375)
+    # In the model, with the 100-byte overhead: (109.765625 + 20 - 25) x 0.285 = 29.858203125
+    x = CostInputs(region="ap-northeast-1", table_gb=100, monthly_growth_gb=0, include_writes=False, horizon_months=1,
+                   other_tables_gb=20)
+    assert cm.compute_scenario(x, Scenario("keep", "dynamodb")).monthly["dynamodb_storage"].iloc[0] == pytest.approx(29.858203125)
+    # Default: no other table (stated in the inputs), the whole allowance applies
+    assert CostInputs().other_tables_gb == 0
 
 
 def test_a_table_under_the_free_tier_costs_nothing_for_storage():
@@ -49,32 +71,72 @@ def test_a_table_under_the_free_tier_costs_nothing_for_storage():
 
 
 def test_standard_ia_table_has_no_free_tier():
-    # us-east-1: 100 GB x 0.10 = 10 USD/month
+    # us-east-1: 100 GB of 1 KB items -> 109.765625 GB x 0.10 = 10.9765625 USD/month, other tables irrelevant
     x = CostInputs(region="us-east-1", table_gb=100, monthly_growth_gb=0, include_writes=False, horizon_months=1)
     r = cm.compute_scenario(x, Scenario("ia", "dynamodb", table_class="STANDARD_IA"))
-    assert r.monthly["dynamodb_storage"].iloc[0] == pytest.approx(10.0)
+    assert r.monthly["dynamodb_storage"].iloc[0] == pytest.approx(10.9765625)
 
 
 def test_growth_is_billed_on_the_mid_month_size_and_writes_per_wru():
-    # us-east-1, 100 GB + 10 GB/month, 1 KB items: month 2 holds on average 100 + 10 x 1.5 = 115 GB
-    # -> (115 - 25) x 0.25 = 22.5; writes: 10 GB / 1 KB = 10,485,760 items x 1 WRU x 0.625 / 1e6 = 6.5536
+    # us-east-1, 100 GB + 10 GB/month, 1 KB items: month 2 holds on average 115 GB of data
+    # -> (115 x 1.09765625 - 25) x 0.25 = 25.31510416...; writes: 10 GB / 1 KB = 10,485,760 WRU x 0.625 / 1e6
     x = CostInputs(region="us-east-1", table_gb=100, monthly_growth_gb=10, item_kb=1, horizon_months=2)
     r = cm.compute_scenario(x, Scenario("keep", "dynamodb"))
-    assert r.monthly.loc[2, "dynamodb_storage"] == pytest.approx(22.5)
+    assert r.monthly.loc[2, "dynamodb_storage"] == pytest.approx((115 * 1.09765625 - 25) * 0.25)
     assert r.monthly.loc[2, "dynamodb_writes"] == pytest.approx(6.5536)
     # A 2.5 KB item takes ceil(2.5) = 3 WRU: 10 GB / 2.5 KB = 4,194,304 items x 3 x 0.625 / 1e6 = 7.86432
     r = cm.compute_scenario(replace(x, item_kb=2.5), Scenario("keep", "dynamodb"))
     assert r.monthly.loc[2, "dynamodb_writes"] == pytest.approx(7.86432)
 
 
+# ---------------------------------------------------------------- the month convention
+
+
+def test_a_billing_month_is_730_hours_and_storage_is_prorated_by_the_hour():
+    assert cm.HOURS_PER_MONTH == 730 and cm.SECONDS_PER_MONTH == 2_628_000
+    assert cm.days_to_months(365) == pytest.approx(12)
+    # 1 GB archived evenly through every month, kept 365 days, S3 Standard, no compression.
+    x = CostInputs(region="us-east-1", horizon_months=13, table_gb=0, monthly_growth_gb=1, hot_days=0,
+                   compression_ratio=1, retention_days=365, include_writes=False)
+    r = cm.compute_scenario(x, Scenario("s3", "archive"))
+    stored = r.quantities["stored_gb_STANDARD"]
+    # Month 1: the month's cohort is there for half of it on average: 0.5 GB-month x 0.023
+    assert stored[1] == pytest.approx(0.5) and r.monthly.loc[1, "s3_storage"] == pytest.approx(0.5 * 0.023)
+    # Month 12: cohorts 1-11 whole, cohort 12 half: 11.5 GB-months
+    assert stored[12] == pytest.approx(11.5)
+    # Cohort 1 expires 365 days + half a day (next midnight) after mid-month 1: at 0.5 + 365.5 / DPM months.
+    # Month 13 holds cohorts 2-12 (11), cohort 13 (0.5) and cohort 1 for 12.5164 - 12 months.
+    end_1 = 0.5 + 365.5 / DPM
+    assert stored[13] == pytest.approx(11.5 + (end_1 - 12))
+    # So cohort 1 is billed exactly its 365.5 days: 0.5 + 11 + (end_1 - 12) = 365.5 / DPM GB-months.
+    assert 0.5 + 11 + (end_1 - 12) == pytest.approx(365.5 / DPM)
+
+
+def test_totals_say_what_they_cover():
+    x = CostInputs(region="us-east-1", horizon_months=12, table_gb=0, monthly_growth_gb=1, hot_days=0,
+                   compression_ratio=1, retention_days=365, include_writes=False)
+    c = cm.compare(x, [Scenario("Archive in S3 Standard", "archive")])
+    # The 12 cohorts are all still stored at the end of month 12: 12 GB whose later storage is not in the totals.
+    assert c.results["Archive in S3 Standard"].stored_gb_at_end == pytest.approx(12)
+    text = c.covers()
+    assert "months 1-12" in text and "730-hour" in text and "prorated by the hour" in text
+    assert "12 GB in 'Archive in S3 Standard'" in text and "after the horizon" in text
+    assert "USD, months 1-12" in __import__("helpers.cost_charts", fromlist=["x"]).summary_table(c).columns
+
+
+def test_the_backlog_is_archived_at_the_start_of_month_1():
+    # 1,000 MiB written at t=0 stays the whole of month 1: 0.9765625 GB x 0.023
+    r = cm.compute_scenario(backlog_inputs(), Scenario("s3", "archive"))
+    assert r.monthly.loc[1, "s3_storage"] == pytest.approx(0.9765625 * 0.023)
+    assert r.quantities.loc[1, "objects_written"] == 1000
+    assert r.monthly.loc[1, "s3_puts"] == pytest.approx(0.005)  # 1,000 PUTs into S3 Standard
+
+
 # ---------------------------------------------------------------- Firehose
 
 
 def test_a_3_kb_record_is_billed_as_5_kb():
-    assert cm.firehose_billed_kb(3) == 5
-    assert cm.firehose_billed_kb(12) == 15
-    assert cm.firehose_billed_kb(5) == 5
-    assert cm.firehose_billed_kb(1000) == 1000
+    assert [cm.firehose_billed_kb(k) for k in (3, 12, 5, 1000)] == [5, 15, 5, 1000]
 
 
 def test_one_3_kb_item_per_record_pays_5_3_of_the_volume_and_packing_removes_the_overhead():
@@ -83,75 +145,95 @@ def test_one_3_kb_item_per_record_pays_5_3_of_the_volume_and_packing_removes_the
                    firehose_record_kb=3, include_writes=False, horizon_months=1)
     r = cm.compute_scenario(x, Scenario("s3", "archive"))
     assert r.monthly["firehose_ingestion"].iloc[0] == pytest.approx(1 * 5 / 3 * 0.029)
-    # Packed (default): min(100 items per batch, floor(1000/3) = 333) x 3 KB = 300 KB records,
-    # a multiple of 5 KB, so 1 GB is billed as 1 GB: 0.029
+    # Packed (default): min(100 items per batch, floor(1000/3)) x 3 KB = 300 KB records, a 5 KB multiple
     packed = replace(x, firehose_record_kb=None)
     assert packed.record_kb == 300
     assert cm.compute_scenario(packed, Scenario("s3", "archive")).monthly["firehose_ingestion"].iloc[0] == pytest.approx(0.029)
-    assert any("firehose/ingestion" in w and "low confidence" in w for w in r.warnings())
 
 
 def test_firehose_objects_follow_the_buffer_that_fills_first():
-    # 1 GB raw in a 30-day month = 1024 MiB. 5 MiB buffers -> 204.8 objects by size;
-    # 300 s interval -> 2,592,000 / 300 = 8,640 flushes: the interval wins.
-    assert cm.firehose_objects(1, 5, 300, records=1e9) == pytest.approx(8640)
-    assert cm.firehose_objects(1, 5, 900, records=1e9) == pytest.approx(2880)
-    # 100 GB with 1 MiB buffers: 102,400 objects by size beat 2,880 by time.
+    # 1 GB raw in a 730-hour month = 1024 MiB. 5 MiB buffers -> 204.8 objects by size;
+    # 300 s interval -> 2,628,000 / 300 = 8,760 flushes: the interval wins.
+    assert cm.firehose_objects(1, 5, 300, records=1e9) == pytest.approx(8760)
+    assert cm.firehose_objects(1, 5, 900, records=1e9) == pytest.approx(2920)
     assert cm.firehose_objects(100, 1, 900, records=1e9) == pytest.approx(102_400)
-    # Never more objects than records, none without data.
     assert cm.firehose_objects(1, 1, 0, records=50) == 50
     assert cm.firehose_objects(0, 1, 60, records=0) == 0
+    # 50 GB a month, 60 s, GZIP 5x: 50 x 1024 / 2,628,000 x 60 = 1.1689 MiB raw -> 239.4 KB stored
+    assert cm.object_kb_for_flow(50, 5, 60, 5) == pytest.approx(50 * 1024 / 2_628_000 * 60 * 1024 / 5)
 
 
-# ---------------------------------------------------------------- S3 storage classes
+# ---------------------------------------------------------------- Firehose writes S3 Standard; lifecycle
 
 
-def test_1000_objects_moved_to_glacier_cost_one_transition_unit_and_carry_40_kb_each():
-    assert cm.transition_units(1000) == 1
-    assert cm.billed_object_kb(1024, "GLACIER") == (1024 + 32, 8)
-    # 1,000 objects of 1 MiB written to Standard mid-month 1, moved after 30 days (mid-month 2):
-    # transitions in month 2: 1 unit x 0.03 = 0.03
-    x = backlog_inputs()
-    r = cm.compute_scenario(x, Scenario("lc", "archive", storage_class="GLACIER", lifecycle_after_days=30))
-    assert r.quantities.loc[1, "objects_written"] == 1000
-    assert r.monthly["s3_transitions"].tolist() == pytest.approx([0, 0.03, 0, 0])
-    # Month 3 (all of it in GLACIER): data 1000 x 1024 KB = 0.9765625 GB x 0.0036 = 0.003515625
-    # overhead 1000 x 32 KB x 0.0036 + 1000 x 8 KB x 0.023 (per GB = 1024**2 KB) = 0.000285339...
-    assert r.monthly.loc[3, "s3_storage"] == pytest.approx(0.9765625 * 0.0036)
-    assert r.monthly.loc[3, "s3_object_overhead"] == pytest.approx(32000 / GB_IN_KB * 0.0036 + 8000 / GB_IN_KB * 0.023)
-    # Month 1: half a month in Standard: 0.9765625 x 0.5 x 0.023
-    assert r.monthly.loc[1, "s3_storage"] == pytest.approx(0.9765625 * 0.5 * 0.023)
-    # PUTs at the Standard rate: 1,000 x 0.005 / 1,000
+def test_firehose_writes_only_to_s3_standard():
+    with pytest.raises(ValueError, match="Firehose writes only to S3 Standard"):
+        Scenario("x", "archive", storage_class="GLACIER")
+    # Standard-IA: S3 rejects a transition before 30 days in S3 Standard
+    with pytest.raises(ValueError, match="before 30 days"):
+        Scenario("x", "archive", storage_class="STANDARD_IA", lifecycle_after_days=0)
+    assert Scenario("x", "archive", storage_class="STANDARD_IA", lifecycle_after_days=30).lifecycle_after_days == 30
+    assert cm.lifecycle_scenario("STANDARD_IA", 0).lifecycle_after_days == 30
+    names = [s.name for s in cm.default_scenarios(0)]
+    assert "S3 Standard → Glacier Flexible Retrieval after 0 d" in names
+    assert not any("written directly" in n or n.startswith("Archive to S3 Glacier") for n in names)
+
+
+def test_lifecycle_at_day_0_moves_objects_at_the_next_midnight_and_pays_the_transitions():
+    # 1,000 objects of 1 MiB written at t=0, moved to GLACIER at the next midnight (0.5 day on average).
+    assert cm.lifecycle_action_days(0) == 0.5
+    r = cm.compute_scenario(backlog_inputs(), glacier_after(0))
+    t0 = 0.5 / DPM  # months in S3 Standard
+    # Transitions: 1,000 objects = 1 unit x 0.03, in month 1
+    assert r.monthly["s3_transitions"].tolist() == pytest.approx([0.03, 0, 0, 0])
+    assert r.quantities.loc[1, "transitions"] == 1000
+    # PUTs into S3 Standard: 1,000 x 0.005 / 1,000
     assert r.monthly.loc[1, "s3_puts"] == pytest.approx(0.005)
+    # Month 1 data: 0.9765625 GB x (0.023 x t0 + 0.0036 x (1 - t0))
+    assert r.monthly.loc[1, "s3_storage"] == pytest.approx(0.9765625 * (0.023 * t0 + 0.0036 * (1 - t0)))
+    # Month 2: all in GLACIER: data 0.9765625 x 0.0036, overhead 1000 x 32 KB x 0.0036 + 1000 x 8 KB x 0.023
+    assert r.monthly.loc[2, "s3_storage"] == pytest.approx(0.9765625 * 0.0036)
+    assert r.monthly.loc[2, "s3_object_overhead"] == pytest.approx(32000 / GB_IN_KB * 0.0036 + 8000 / GB_IN_KB * 0.023)
 
 
-def test_objects_under_128_kb_are_not_transitioned_by_default():
+def test_the_128_kb_default_keeps_small_objects_in_standard_and_object_size_greater_than_moves_them():
     assert not cm.transitions_allowed(100, "GLACIER")
     assert cm.transitions_allowed(100, "GLACIER", "varies_by_storage_class")
     assert not cm.transitions_allowed(100, "STANDARD_IA", "varies_by_storage_class")
     assert cm.transitions_allowed(128, "STANDARD_IA")
-    # 1,000 objects of 1 MiB raw compressed 10.24x -> 100 KB: they stay in Standard, no transition fee.
+    # A rule filter takes precedence over the default: ObjectSizeGreaterThan=0 moves 100 KB objects ...
+    assert cm.transitions_allowed(100, "STANDARD_IA", object_size_greater_than_kb=0)
+    # ... and ObjectSizeGreaterThan=500 KB keeps a 200 KB object in Standard.
+    assert not cm.transitions_allowed(200, "GLACIER", object_size_greater_than_kb=500)
+    # 1,000 objects of 1 MiB raw compressed 10.24x -> 100 KB, lifecycle at day 0:
     x = backlog_inputs(compression_ratio=10.24)
-    s = Scenario("lc", "archive", storage_class="DEEP_ARCHIVE", lifecycle_after_days=30)
-    r = cm.compute_scenario(x, s)
-    assert r.quantities.loc[1, "object_kb"] == pytest.approx(100)
-    assert r.monthly["s3_transitions"].sum() == 0
-    assert r.monthly.loc[3, "s3_storage"] == pytest.approx(1000 * 100 / GB_IN_KB * 0.023)
-    assert any("never transitioned" in n for n in r.notes)
-    moved = cm.compute_scenario(replace(x, lifecycle_min_size="varies_by_storage_class"), s)
-    assert moved.monthly["s3_transitions"].sum() == pytest.approx(0.05)  # 1 unit x 0.05 (GDA)
+    default = cm.compute_scenario(x, glacier_after(0))
+    assert default.quantities.loc[1, "object_kb"] == pytest.approx(100)
+    assert default.monthly["s3_transitions"].sum() == 0  # nothing moves
+    assert default.monthly.loc[2, "s3_storage"] == pytest.approx(1000 * 100 / GB_IN_KB * 0.023)
+    assert any("never transitioned" in n and "128 KB default" in n for n in default.notes)
+    # With ObjectSizeGreaterThan=0 they move: one transition unit (0.03) and, from month 2,
+    # (100 + 32) KB at 0.0036 and 8 KB at 0.023 per object: what the filter costs per month.
+    moved = cm.compute_scenario(x, glacier_after(0, object_size_greater_than_kb=0))
+    assert moved.monthly["s3_transitions"].sum() == pytest.approx(0.03)
+    month2 = moved.monthly.loc[2, "s3_storage"] + moved.monthly.loc[2, "s3_object_overhead"]
+    assert month2 == pytest.approx(1000 * 132 / GB_IN_KB * 0.0036 + 1000 * 8 / GB_IN_KB * 0.023)
+    # varies_by_storage_class lets them go to GLACIER too (Deep Archive transition: 0.05)
+    gda = Scenario("gda", "archive", storage_class="DEEP_ARCHIVE", lifecycle_after_days=0)
+    assert cm.compute_scenario(replace(x, lifecycle_min_size="varies_by_storage_class"), gda).monthly["s3_transitions"].sum() == pytest.approx(0.05)
 
 
 def test_a_100_kb_object_in_standard_ia_is_billed_as_128_kb():
     assert cm.billed_object_kb(100, "STANDARD_IA") == (128, 0)
     assert cm.billed_object_kb(100, "GLACIER_IR") == (128, 0)
     assert cm.billed_object_kb(200, "STANDARD_IA") == (200, 0)
-    # 1,000 objects of 100 KB for the whole of month 2: 1000 x 128 KB = 0.1220703125 GB x 0.0125
+    # 1,000 objects of 100 KB moved to Standard-IA after 30 days (filter 0): from month 3 on
+    # 1000 x 128 KB x 0.0125 per month
     x = backlog_inputs(compression_ratio=10.24)
-    r = cm.compute_scenario(x, Scenario("ia", "archive", storage_class="STANDARD_IA"))
-    month2 = r.monthly.loc[2, "s3_storage"] + r.monthly.loc[2, "s3_object_overhead"]
-    assert month2 == pytest.approx(1000 * 128 / GB_IN_KB * 0.0125)
-    assert r.monthly.loc[2, "s3_object_overhead"] == pytest.approx(1000 * 28 / GB_IN_KB * 0.0125)
+    s = Scenario("ia", "archive", storage_class="STANDARD_IA", lifecycle_after_days=30, object_size_greater_than_kb=0)
+    r = cm.compute_scenario(x, s)
+    month3 = r.monthly.loc[3, "s3_storage"] + r.monthly.loc[3, "s3_object_overhead"]
+    assert month3 == pytest.approx(1000 * 128 / GB_IN_KB * 0.0125)
     assert any("billed as 128 KB" in n for n in r.notes)
 
 
@@ -160,33 +242,29 @@ def test_an_object_deleted_before_the_minimum_duration_is_billed_for_the_minimum
     assert cm.billed_storage_days(200, "DEEP_ARCHIVE") == 200
     assert cm.billed_storage_days(10, "STANDARD_IA") == 30
     assert cm.billed_storage_days(10, "STANDARD") == 10
-    # 1,000 objects of 1 MiB in Deep Archive, deleted after 30 days (mid-month 2): billed for 180 days,
-    # i.e. 6 months x 1000 x (1024 + 32) KB = 1.00708 GB x 0.00099 in total at the class rate;
-    # the 150 missing days are an early-delete fee in month 2.
+    # 1,000 objects of 1 MiB moved to Deep Archive at day 0.5, expired at day 30.5: 30 days in the class,
+    # 150 short of 180: the fee is 1000 x (1024 + 32) KB x 0.00099 x 150 / DPM, charged in month 2 (day 30.5).
     x = backlog_inputs(retention_days=30, horizon_months=12)
-    r = cm.compute_scenario(x, Scenario("gda", "archive", storage_class="DEEP_ARCHIVE"))
+    gda = Scenario("gda", "archive", storage_class="DEEP_ARCHIVE", lifecycle_after_days=0)
+    r = cm.compute_scenario(x, gda)
     class_gb = 1000 * (1024 + 32) / GB_IN_KB
-    assert r.monthly["s3_early_delete"].tolist() == pytest.approx([0, class_gb * 5 * 0.00099] + [0] * 10)
-    at_class_rate = r.monthly["s3_storage"].sum() + r.monthly["s3_early_delete"].sum() + 1000 * 32 / GB_IN_KB * 0.00099
-    assert at_class_rate == pytest.approx(class_gb * 6 * 0.00099)
+    assert r.monthly["s3_early_delete"].tolist() == pytest.approx([0, class_gb * 0.00099 * 150 / DPM] + [0] * 10)
     # Kept past the minimum: no fee.
-    kept = cm.compute_scenario(replace(x, retention_days=200), Scenario("gda", "archive", storage_class="DEEP_ARCHIVE"))
-    assert kept.monthly["s3_early_delete"].sum() == 0
+    assert cm.compute_scenario(replace(x, retention_days=200), gda).monthly["s3_early_delete"].sum() == 0
 
 
 def test_reading_back_from_glacier_pays_restore_requests_retrieval_and_gets():
     # Month 2: 1,000 objects (0.9765625 GB) in GLACIER, 10% read back with standard restores:
     # 100/1000 x 0.05 + 0.09765625 x 0.01 + 100/1000 x 0.0004 = 0.0060165625
     x = backlog_inputs(read_back_share=0.1)
-    r = cm.compute_scenario(x, Scenario("gfr", "archive", storage_class="GLACIER"))
+    r = cm.compute_scenario(x, glacier_after(0))
     assert r.monthly.loc[2, "s3_retrieval"] == pytest.approx(0.0060165625)
-    # Bulk restores of GLACIER are free per GB and per request: only the GETs remain.
-    bulk = cm.compute_scenario(replace(x, retrieval_tier="bulk"), Scenario("gfr", "archive", storage_class="GLACIER"))
-    assert bulk.monthly.loc[2, "s3_retrieval"] == pytest.approx(100 / 1000 * 0.0004)
+    bulk = cm.compute_scenario(replace(x, retrieval_tier="bulk"), glacier_after(0))
+    assert bulk.monthly.loc[2, "s3_retrieval"] == pytest.approx(100 / 1000 * 0.0004)  # bulk restores are free
 
 
 def test_no_read_back_needs_no_retrieval_price():
-    r = cm.compute_scenario(backlog_inputs(), Scenario("gfr", "archive", storage_class="GLACIER"))
+    r = cm.compute_scenario(backlog_inputs(), glacier_after(0))
     assert not any(p.item.startswith(("retrieval_", "restore_")) for p in r.prices_used)
 
 
@@ -194,20 +272,17 @@ def test_no_read_back_needs_no_retrieval_price():
 
 
 def test_lambda_with_and_without_the_ttl_filter():
-    # us-east-1, 1 KB items, 1 GB written and 1 GB expiring per month (table 1 GB = 30 hot days of growth):
+    # us-east-1, 1 KB items, 1 GB written and, from month 2, 1 GB expiring per month:
     # 1,048,576 TTL deletes + 1,048,576 inserts on the stream; batches of 100.
     x = CostInputs(region="us-east-1", table_gb=1, monthly_growth_gb=1, hot_days=30, item_kb=1,
                    include_writes=False, horizon_months=2)
     r = cm.compute_scenario(x, Scenario("s3", "archive"))
-    # With the filter: ceil(1,048,576 / 100) = 10,486 invocations x 0.20 / 1e6 = 0.0020972
-    assert r.quantities.loc[2, "lambda_invocations"] == 10486
+    assert r.quantities.loc[2, "lambda_invocations"] == 10486  # ceil(1,048,576 / 100)
     assert r.monthly.loc[2, "lambda_requests"] == pytest.approx(0.0020972)
-    # Duration: (10,486 x 50 ms + 1,048,576 x 1 ms) / 1000 x 128/1024 GB = 196.6095 GB-s x 0.0000166667
+    # (10,486 x 50 ms + 1,048,576 x 1 ms) / 1000 x 128/1024 GB = 196.6095 GB-s x 0.0000166667
     assert r.monthly.loc[2, "lambda_duration"] == pytest.approx(196.6095 * 0.0000166667)
-    # Without: every stream record invokes: ceil(2,097,152 / 100) = 20,972 invocations
     nf = cm.compute_scenario(replace(x, ttl_filter=False), Scenario("s3", "archive"))
     assert nf.quantities.loc[2, "lambda_invocations"] == 20972
-    assert nf.monthly.loc[2, "lambda_requests"] == pytest.approx(20972 * 0.20 / 1e6)
     table = cm.lambda_filter_comparison(x)
     assert table.loc[False, "invocations"] > table.loc[True, "invocations"]
 
@@ -219,39 +294,42 @@ def test_lambda_free_tier_covers_small_volumes():
     assert r.monthly[["lambda_requests", "lambda_duration"]].sum().sum() == 0
 
 
-# ---------------------------------------------------------------- missing figures
+# ---------------------------------------------------------------- Tokyo, missing figures
 
 
-def test_tokyo_archive_raises_naming_the_missing_firehose_price():
-    x = CostInputs(region="ap-northeast-1")
-    with pytest.raises(MissingPriceError, match=r"firehose/ingestion .* ap-northeast-1"):
-        cm.compute_scenario(x, Scenario("s3", "archive"))
-    assert issubclass(MissingPriceError, ValueError)
+def test_a_tokyo_comparison_computes_every_scenario_from_tokyo_figures():
+    c = cm.compare(CostInputs(region="ap-northeast-1", horizon_months=6, read_back_share=0.1), cm.default_scenarios(0))
+    assert not c.skipped and set(c.results) == {s.name for s in cm.default_scenarios(0)}
+    for r in c.results.values():
+        assert all(p.region == "ap-northeast-1" and not p.borrowed_from and p.verified for p in r.prices_used)
+    assert (c.summary()["status"] == "computed").all()
 
 
-def test_fallback_computes_and_names_every_borrowed_or_low_confidence_figure():
-    x = CostInputs(region="ap-northeast-1")
-    r = cm.compute_scenario(x, Scenario("gir", "archive", storage_class="GLACIER_IR"), on_missing="fallback")
-    borrowed = {p.item for p in r.unverified if p.borrowed_from == "us-east-1"}
-    assert "ingestion" in borrowed  # Tokyo Firehose ingestion is missing: borrowed and named
-    # the Tokyo GLACIER_IR figures are bundled (M), so they are used as they are, not borrowed
-    assert not {"put_glacier_ir", "storage_glacier_ir"} & borrowed
-    used = {p.item: p for p in r.prices_used}
-    assert used["storage_glacier_ir"].price == 0.005 and not used["storage_glacier_ir"].borrowed_from
-    assert all("BORROWED from us-east-1" in w or "low confidence" in w for w in r.warnings())
-    # Tokyo Standard-IA table: 0.114 is a fixture-only (L) figure
-    ia = cm.compute_scenario(x, Scenario("ia", "dynamodb", table_class="STANDARD_IA"), on_missing="fallback")
-    assert "storage_standard_ia" in {p.item for p in ia.unverified}
+def _book_without(region: str, service: str, item: str, on_missing: str = "raise") -> PriceBook:
+    prices = [replace(p, price=None, confidence="") if (p.service, p.item, p.region) == (service, item, region) else p
+              for p in read_prices()]
+    return PriceBook(region, prices, on_missing=on_missing)
 
 
-def test_compare_lists_scenarios_it_could_not_price_instead_of_dropping_them():
+def test_a_scenario_that_cannot_be_computed_is_a_visible_row_with_the_reason():
     x = CostInputs(region="ap-northeast-1", horizon_months=6)
-    c = cm.compare(x)  # on_missing="raise"
-    assert "DynamoDB Standard" in c.results
-    assert "Archive to S3 Standard" in c.skipped and "firehose/ingestion" in c.skipped["Archive to S3 Standard"]
-    full = cm.compare(x, on_missing="fallback")
-    assert set(full.results) == {s.name for s in cm.default_scenarios()} and not full.skipped
-    assert full.summary().loc["Archive to S3 Standard", "unverified_figures"] >= 1
+    book = _book_without("ap-northeast-1", "firehose", "ingestion")
+    with pytest.raises(MissingPriceError, match=r"firehose/ingestion .* ap-northeast-1"):
+        cm.compute_scenario(x, Scenario("s3", "archive"), book)
+    c = cm.compare(x, book=book)
+    summary = c.summary()
+    assert set(summary.index) == {s.name for s in cm.default_scenarios()}  # nothing dropped
+    row = summary.loc["Archive in S3 Standard"]
+    assert row["status"].startswith("NOT COMPUTED") and "firehose/ingestion" in row["status"]
+    assert summary.loc["DynamoDB Standard", "status"] == "computed"
+
+
+def test_fallback_names_every_borrowed_figure():
+    x = CostInputs(region="ap-northeast-1")
+    book = _book_without("ap-northeast-1", "firehose", "ingestion", on_missing="fallback")
+    r = cm.compute_scenario(x, Scenario("s3", "archive"), book)
+    assert {p.item for p in r.unverified if p.borrowed_from == "us-east-1"} == {"ingestion"}
+    assert all("BORROWED from us-east-1" in w for w in r.warnings())
 
 
 # ---------------------------------------------------------------- comparisons
@@ -264,8 +342,6 @@ def _fake(name: str, monthly: list[float]) -> cm.ScenarioResult:
 
 
 def test_break_even_is_the_month_from_which_the_cumulative_cost_stays_below_the_baseline():
-    # baseline 10/month: cumulative 10, 20, 30, 40. Archive 25 then 5/month: 25, 30, 35, 40 -> month 4.
-    # Cheap: 5/month from the start -> month 1. Dear: 15/month -> never.
     c = cm.Comparison(CostInputs(region="us-east-1"), {
         "base": _fake("base", [10, 10, 10, 10]), "archive": _fake("archive", [25, 5, 5, 5]),
         "cheap": _fake("cheap", [5, 5, 5, 5]), "dear": _fake("dear", [15, 15, 15, 15])})
@@ -276,11 +352,19 @@ def test_break_even_is_the_month_from_which_the_cumulative_cost_stays_below_the_
 
 def test_bigger_buffers_never_raise_the_per_object_cost():
     x = CostInputs(region="us-east-1", table_gb=50, monthly_growth_gb=20, item_kb=2, horizon_months=12)
-    s = [Scenario("gfr", "archive", storage_class="GLACIER")]
-    sweep = cm.buffer_sweep(x, s, sizes_mib=(1, 4, 16, 64), intervals_s=(900,))
+    sweep = cm.buffer_sweep(x, [glacier_after(0, object_size_greater_than_kb=0)], sizes_mib=(1, 4, 16, 64), intervals_s=(900,))
     per_object = sweep["s3_object_usd"].tolist()
     assert per_object == sorted(per_object, reverse=True) and per_object[0] > per_object[-1]
     assert sweep["mean_object_kb"].is_monotonic_increasing
+
+
+def test_one_item_per_record_against_packing():
+    x = CostInputs(region="us-east-1", table_gb=1, monthly_growth_gb=0, hot_days=0, item_kb=2,
+                   include_writes=False, horizon_months=1)
+    t = cm.firehose_record_comparison(x)
+    assert t.loc["packed (archiver)", "record_kb"] == 200
+    assert t.loc["packed (archiver)", "ingestion_usd"] == pytest.approx(0.029)
+    assert t.loc["one item per record", "ingestion_usd"] == pytest.approx(0.0725)  # 2.5 GB x 0.029
 
 
 # ---------------------------------------------------------------- validation and archive inputs
@@ -288,6 +372,7 @@ def test_bigger_buffers_never_raise_the_per_object_cost():
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"table_gb": -1}, "table_gb must be a finite number >= 0"),
+    ({"other_tables_gb": -5}, "other_tables_gb must be a finite number >= 0"),
     ({"item_kb": 0}, "item_kb must be > 0"),
     ({"item_kb": 500}, "item_kb must be <= 400"),
     ({"region": "eu-west-9"}, "Unknown region 'eu-west-9'"),
@@ -298,6 +383,7 @@ def test_bigger_buffers_never_raise_the_per_object_cost():
     ({"retrieval_tier": "expedited"}, "Unknown retrieval_tier"),
     ({"lifecycle_min_size": "none"}, "Unknown lifecycle_min_size"),
     ({"firehose_record_kb": 2000}, "firehose_record_kb"),
+    ({"horizon_months": 2.5}, "whole number"),
 ])
 def test_invalid_inputs_raise_a_clear_value_error(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -317,36 +403,40 @@ def test_unknown_classes_raise_value_errors():
         cm.compute_scenario(CostInputs(region="ap-northeast-1"), Scenario("k", "dynamodb"), PriceBook.load("us-east-1"))
 
 
+def test_pricing_region_defaults_to_the_deployed_stacks_region(monkeypatch):
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "ap-northeast-1")
+    region, why = cm.pricing_region(None, target="local")
+    assert region == "ap-northeast-1" and "embedded local AWS" in why
+    assert cm.pricing_region("us-east-1")[1].endswith("TTL_ARCHIVE_COST_REGION")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    with pytest.raises(ValueError, match="TTL_ARCHIVE_COST_REGION"):
+        cm.pricing_region(None, target="aws")
+
+
 def test_archive_stats_from_objects_and_items():
     objects = pd.DataFrame({
         "key": ["a", "b", "c"], "size": [1000, 2000, 3000],
         "last_modified": ["2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z", "2026-11-03T00:00:00Z"]})
     items = pd.DataFrame({"item_size": [4096] * 6})
     st = cm.archive_stats(objects, items)
-    # 3 objects over 2 days = 1.5 a day; 6000 bytes / 3 = 1.953125 KB; items 4 KB;
-    # compression 6 x 4096 / 6000 = 4.096
+    # 3 objects over 2 days = 1.5 a day; 6000 bytes / 3 = 1.953125 KB; items 4 KB; compression 24576 / 6000
     assert (st.objects, st.days, st.objects_per_day) == (3, 2.0, 1.5)
     assert st.mean_object_kb == pytest.approx(2000 / 1024)
     assert st.mean_item_kb == 4 and st.compression_ratio == pytest.approx(4.096)
-    x = replace(CostInputs(region="us-east-1"), **st.overrides())
-    assert (x.item_kb, x.compression_ratio) == (4, pytest.approx(4.096))
     assert cm.archive_stats(objects).compression_ratio is None
     with pytest.raises(ValueError, match="missing \\['last_modified'\\]"):
         cm.archive_stats(objects.drop(columns="last_modified"))
     with pytest.raises(ValueError, match="negative"):
         cm.archive_stats(objects.assign(size=[-1, 2, 3]))
-    # archive_reader's names: objects.stored_at and frame.record_bytes
-    reader = cm.archive_stats(objects.rename(columns={"last_modified": "stored_at"}), pd.DataFrame({"record_bytes": [2048] * 3}))
-    assert reader.objects_per_day == 1.5 and reader.mean_item_kb == 2 and reader.compression_ratio == pytest.approx(6144 / 6000)
 
 
-def test_one_item_per_record_against_packing():
-    # 1 GB of 2 KB items: packed records of 100 x 2 = 200 KB (a 5 KB multiple) bill 1 GB x 0.029;
-    # one item per record bills each 2 KB item as 5 KB: 2.5 GB x 0.029 = 0.0725
-    x = CostInputs(region="us-east-1", table_gb=1, monthly_growth_gb=0, hot_days=0, item_kb=2,
-                   include_writes=False, horizon_months=1)
-    t = cm.firehose_record_comparison(x)
-    assert t.loc["packed (archiver)", "record_kb"] == 200
-    assert t.loc["packed (archiver)", "ingestion_usd"] == pytest.approx(0.029)
-    assert t.loc["one item per record", "billed_kb"] == 5
-    assert t.loc["one item per record", "ingestion_usd"] == pytest.approx(0.0725)
+def test_notebook_numbers_from_the_environment_name_the_variable_when_wrong():
+    assert cm.env_number("TTL_ARCHIVE_COST_TABLE_GB", 500, environ={}) == 500
+    assert cm.env_number("TTL_ARCHIVE_COST_TABLE_GB", 500, environ={"TTL_ARCHIVE_COST_TABLE_GB": " 12.5 "}) == 12.5
+    with pytest.raises(ValueError, match="TTL_ARCHIVE_COST_TABLE_GB must be a number, got 'lots'"):
+        cm.env_number("TTL_ARCHIVE_COST_TABLE_GB", 500, environ={"TTL_ARCHIVE_COST_TABLE_GB": "lots"})
+    with pytest.raises(ValueError, match="TTL_ARCHIVE_COST_HORIZON_MONTHS must be a whole number"):
+        cm.env_number("TTL_ARCHIVE_COST_HORIZON_MONTHS", 36, int, environ={"TTL_ARCHIVE_COST_HORIZON_MONTHS": "2.5"})
+    with pytest.raises(ValueError, match="TTL_ARCHIVE_COST_OTHER_TABLES_GB must be a finite number >= 0"):
+        cm.env_number("TTL_ARCHIVE_COST_OTHER_TABLES_GB", 0, environ={"TTL_ARCHIVE_COST_OTHER_TABLES_GB": "-3"})

@@ -15,6 +15,7 @@ import pytest  # noqa: E402
 
 from helpers import cost_charts, cost_model  # noqa: E402
 from helpers.notebook_runner import run_notebook  # noqa: E402
+from helpers.pricing import PriceBook  # noqa: E402
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "07_cost_comparison.ipynb"
 
@@ -42,9 +43,14 @@ def test_notebook_runs_headless_without_aws_and_draws_its_charts(tmp_path):
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     images = [o for o in outputs if "image/png" in o.get("data", {})]
-    assert len(images) >= 6  # monthly, cumulative, breakdown, buffer sweep, two break-even charts
+    assert len(images) >= 7  # monthly, cumulative, breakdown, buffer sweep, object size, two break-even charts
     text = "".join(o.get("text", "") for o in outputs)
-    assert "Unverified figures these results depend on" in text  # Tokyo by default: borrowed figures named
+    assert "Pricing region" in text and "Other tables' DynamoDB storage" in text  # the region and free tier, stated
+    assert "Totals are the sum of the bills of months 1-36" in text
+    assert "NOT COMPUTED" not in text
+    answer = "".join(o.get("data", {}).get("text/markdown", "") for o in outputs)
+    assert "Archiving pays" in answer or "Archiving does not pay" in answer  # the answer, computed
+    assert "a transition pays for itself from objects of" in answer
     assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)  # the calculator
 
 
@@ -77,12 +83,13 @@ def test_calculator_recomputes_on_the_button_only(monkeypatch):
     plt.close("all")
 
 
-def test_calculator_in_strict_mode_reports_the_scenarios_it_cannot_price(capsys):
-    # Tokyo with on_missing="raise": only DynamoDB Standard has every figure; the rest are listed.
+def test_calculator_in_strict_mode_computes_every_tokyo_scenario(capsys):
     box = cost_charts.build_calculator(_inputs(region="ap-northeast-1"), on_missing="raise")
     printed = capsys.readouterr().out  # outside a kernel the Output widget prints through
-    assert "NOT COMPUTED: Archive to S3 Standard" in printed and "firehose/ingestion" in printed
-    assert box.children[-2].children[1].value == "computed 1 scenarios for ap-northeast-1"
+    assert "NOT COMPUTED" not in printed and "Every figure used is verified" in printed
+    assert box.children[-2].children[1].value == "computed 7 scenarios for ap-northeast-1"
+    labels = [c.description for c in box.controls.values()]
+    assert all(len(label) <= 30 for label in labels)  # whole at the 230 px description width
     plt.close("all")
 
 
@@ -95,19 +102,44 @@ def test_charts_draw_one_line_per_scenario_and_mark_break_even():
     ax = cost_charts.plot_break_even(comparison)
     # one saving line per non-baseline scenario, one dot per break-even month, plus the zero line
     assert len(ax.get_lines()) == (n - 1) + sum(m is not None for m in even.values()) + 1
-    result = comparison.results["Archive to S3 Glacier Flexible Retrieval"]
+    result = comparison.results[cost_model.lifecycle_scenario("GLACIER", 30).name]
     ax = cost_charts.plot_breakdown(result)
     labels = {t.get_text() for t in ax.get_legend().get_texts()}
-    assert "Firehose ingestion" in labels and "S3 per-object overhead (40 KB / 128 KB min)" in labels
+    assert "Firehose ingestion" in labels and "S3 lifecycle transitions" in labels
+    # Legends sit below the axes (outside the data)
+    anchor = ax.get_legend().get_bbox_to_anchor().transformed(ax.transAxes.inverted())
+    assert anchor.y1 < 0
+    plt.close("all")
+
+
+def test_object_size_chart_marks_each_break_even():
+    book = PriceBook.load("us-east-1")
+    curve = cost_model.object_size_curve(book, 0, 365, 12)
+    sizes = {c: cost_model.break_even_object_kb(book, c, 0, 365, 12) for c in ("GLACIER_IR", "GLACIER", "DEEP_ARCHIVE")}
+    ax = cost_charts.plot_object_size(curve, sizes, object_kb_now=100, window_months=12)
+    dots = [line for line in ax.get_lines() if line.get_marker() == "o"]
+    assert len(dots) == 3
+    for dot, kb in zip(dots, sizes.values()):
+        assert dot.get_xdata()[0] == pytest.approx(kb)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any(f"pays from {sizes['GLACIER']:,.0f} KB" in label for label in labels)
     plt.close("all")
 
 
 def test_unverified_report_names_borrowed_figures_and_skipped_scenarios():
+    from dataclasses import replace
+
+    from helpers.pricing import read_prices
+
     tokyo = _inputs(region="ap-northeast-1")
-    report = cost_charts.unverified_report(cost_model.compare(tokyo, on_missing="fallback"))
+    prices = [replace(p, price=None, confidence="") if (p.item, p.region) == ("ingestion", "ap-northeast-1") else p
+              for p in read_prices()]
+    report = cost_charts.unverified_report(cost_model.compare(tokyo, book=PriceBook("ap-northeast-1", prices, "fallback")))
     assert "firehose/ingestion [ap-northeast-1]" in report and "BORROWED from us-east-1" in report
-    strict = cost_charts.unverified_report(cost_model.compare(tokyo))
-    assert "NOT COMPUTED: Archive to S3 Standard" in strict and "firehose/ingestion" in strict
+    strict = cost_model.compare(tokyo, book=PriceBook("ap-northeast-1", prices))
+    assert "NOT COMPUTED: Archive in S3 Standard" in cost_charts.unverified_report(strict)
+    table = cost_charts.summary_table(strict)
+    assert table.loc["Archive in S3 Standard", "status"].startswith("NOT COMPUTED")
 
 
 def test_archive_stats_from_a_folder_of_gzip_objects(tmp_path):

@@ -119,10 +119,10 @@ BUCKET = "arn:aws:s3:::some-bucket"
 @pytest.mark.parametrize(
     "overrides,arns,match",
     [
-        ({"buffer_size_mib": 0}, {}, "buffer size .* from 1 to 128"),
-        ({"buffer_size_mib": 129}, {}, "buffer size .* from 1 to 128"),
-        ({"buffer_interval_seconds": -1}, {}, "buffer interval .* from 0 to 900"),
-        ({"buffer_interval_seconds": 901}, {}, "buffer interval .* from 0 to 900"),
+        ({"buffer_size_mib": 0}, {}, "BUFFER_SIZE_MIB.* from 1 to 128"),
+        ({"buffer_size_mib": 129}, {}, "BUFFER_SIZE_MIB.* from 1 to 128"),
+        ({"buffer_interval_seconds": -1}, {}, "BUFFER_INTERVAL_SECONDS.* from 0 to 900"),
+        ({"buffer_interval_seconds": 901}, {}, "BUFFER_INTERVAL_SECONDS.* from 0 to 900"),
         ({"delivery_stream_name": "bad name!"}, {}, "delivery stream names are 1-64"),
         ({"delivery_stream_name": "x" * 65}, {}, "delivery stream names are 1-64"),
         ({"archive_prefix": "/archive/"}, {}, "do not start with '/'"),
@@ -134,8 +134,8 @@ BUCKET = "arn:aws:s3:::some-bucket"
     ],
 )
 def test_validation_errors_come_before_any_aws_call(overrides, arns, match):
-    settings = Settings(stack="valid-stack", bucket_name="some-bucket", **overrides)
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(ValueError, match=match):  # bad settings: Settings refuses them when built
+        settings = Settings(stack="valid-stack", bucket_name="some-bucket", **overrides)
         firehose.ensure_delivery_stream(_NoAws(), settings, **{"bucket_arn": BUCKET, "role_arn": ROLE, **arns})
 
 

@@ -57,13 +57,60 @@ def test_every_policy_the_project_writes_has_no_wildcard_action_or_resource(part
                 assert resource.startswith(f"arn:{partition}:"), (name, resource)
 
 
-def test_trust_policies_carry_the_source_account_condition():
-    for service in (iam.FIREHOSE_SERVICE, iam.LAMBDA_SERVICE):
-        policy = iam.trust_policy(service, "123456789012")
+def test_trust_policies_are_the_documented_forms_and_cite_their_pages():
+    """Firehose's and Lambda's guides document their trust policies without a condition (aws:SourceAccount is
+    documented for neither principal): the project writes exactly that form, and names the page."""
+    assert set(iam.TRUST_POLICY_SOURCES) == {iam.FIREHOSE_SERVICE, iam.LAMBDA_SERVICE}
+    assert iam.TRUST_POLICY_SOURCES[iam.FIREHOSE_SERVICE].endswith("/firehose/latest/dev/controlling-access.html#firehose-assume-role")
+    assert iam.TRUST_POLICY_SOURCES[iam.LAMBDA_SERVICE].endswith("/lambda/latest/dg/lambda-intro-execution-role.html")
+    for service, page in iam.TRUST_POLICY_SOURCES.items():
+        policy = iam.trust_policy(service)
         (statement,) = policy["Statement"]
-        assert statement["Principal"] == {"Service": service}
-        assert statement["Action"] == "sts:AssumeRole"
-        assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+        assert statement == {"Sid": "TrustedService", "Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+        assert "Condition" not in statement
+        assert page in iam.__doc__  # the module docstring cites the page it follows
+    with pytest.raises(ValueError, match="trust policies for"):
+        iam.trust_policy("ec2.amazonaws.com")
+
+
+def test_no_grant_the_code_does_not_use():
+    """PutRecord (the archiver calls only PutRecordBatch) and CreateLogGroup (ensure_log_group creates the
+    group first) are not granted; the archiver's source confirms what it calls."""
+    import inspect
+
+    from helpers import archiver, lambda_function
+
+    policy = iam.archiver_policy(partition="aws", region="us-east-1", account_id="123456789012", stream_arn=STREAM_ARN,
+                                 delivery_stream_arn=DELIVERY_ARN, log_group_name="/aws/lambda/s-archiver", failure_queue_arn=QUEUE_ARN)
+    actions = _actions(policy)
+    assert "firehose:PutRecord" not in actions and "logs:CreateLogGroup" not in actions
+    source = inspect.getsource(archiver)
+    assert ".put_record_batch(" in source and ".put_record(" not in source
+    assert "create_log_group(" in inspect.getsource(lambda_function.ensure_log_group)
+
+
+KEY = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def test_firehose_policy_with_a_kms_key_grants_that_key_through_s3_for_this_bucket_only():
+    policy = iam.firehose_delivery_policy(partition="aws", region="eu-west-1", account_id="123456789012", bucket_name="my-archive",
+                                          log_group_name="/aws/kinesisfirehose/x", kms_key_arn=KEY)
+    kms = policy["Statement"][-1]
+    assert kms["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert kms["Resource"] == [KEY]
+    assert kms["Condition"] == {
+        "StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"},
+        "StringLike": {"kms:EncryptionContext:aws:s3:arn": ["arn:aws:s3:::my-archive", "arn:aws:s3:::my-archive/*"]},
+    }
+    with pytest.raises(ValueError, match="bucket's region eu-west-2"):
+        iam.firehose_delivery_policy(partition="aws", region="eu-west-2", account_id="123456789012", bucket_name="my-archive",
+                                     log_group_name="/aws/kinesisfirehose/x", kms_key_arn=KEY)
+
+
+@pytest.mark.parametrize("bad", ["alias/archive", "1234abcd-12ab-34cd-56ef-1234567890ab", "arn:aws:kms:eu-west-1:123456789012:alias/archive", "arn:aws:kms:eu-west-1:1:key/x"])
+def test_the_kms_setting_takes_a_key_arn_only_and_names_the_variable(bad):
+    with pytest.raises(ValueError, match="TTL_ARCHIVE_KMS_KEY"):
+        Settings(kms_key_arn=bad)
 
 
 def test_firehose_policy_is_scoped_to_the_bucket_and_its_own_log_stream():
@@ -130,8 +177,7 @@ class _NoAws:
         ({"role_name": "x" * 65}, "role names are 1-64 characters"),
         ({"policy_name": "bad/name"}, "policy names are 1-128"),
         ({"description": "d" * 1001}, "at most 1000"),
-        ({"service": "firehose"}, "service principals"),
-        ({"account_id": "12345"}, "12 digits"),
+        ({"service": "firehose"}, "trust policies for"),
         ({"policy_document": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::b"}]}}, "wildcard"),
         ({"policy_document": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}}, "wildcard"),
         ({"trust_document": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole"}]}}, "trust policy"),
@@ -143,7 +189,6 @@ def test_ensure_role_refuses_bad_input_before_any_aws_call(overrides, match):
         service="firehose.amazonaws.com",
         policy_name="ok-policy",
         policy_document={"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}]},
-        account_id="123456789012",
     )
     arguments.update(overrides)
     with pytest.raises(ValueError, match=match):
@@ -159,7 +204,7 @@ def test_ensure_firehose_role_creates_then_reports_already_there(session, settin
     role = session.client("iam").get_role(RoleName=settings.firehose_role_name)["Role"]
     (statement,) = role["AssumeRolePolicyDocument"]["Statement"]
     assert statement["Principal"] == {"Service": "firehose.amazonaws.com"}
-    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": ident.account_id}}
+    assert "Condition" not in statement
     stored = session.client("iam").get_role_policy(RoleName=settings.firehose_role_name, PolicyName=iam.FIREHOSE_POLICY_NAME)["PolicyDocument"]
     assert iam.wildcard_violations(stored) == []
     bucket = settings.with_account(ident.account_id, ident.region).bucket_name
@@ -181,14 +226,15 @@ def test_ensure_role_updates_what_differs_and_lists_the_changes(session, setting
     stored = session.client("iam").get_role_policy(RoleName=settings.firehose_role_name, PolicyName=iam.FIREHOSE_POLICY_NAME)["PolicyDocument"]
     assert f"arn:aws:s3:::{settings.stack}-elsewhere" in stored["Statement"][0]["Resource"]
 
-    # A trust policy changed by hand (condition removed) is put back.
+    # A trust policy changed by hand (another principal added) is put back.
     client = session.client("iam")
-    loose = copy.deepcopy(iam.trust_policy(iam.FIREHOSE_SERVICE, ident.account_id, source_account_condition=False))
+    loose = copy.deepcopy(iam.trust_policy(iam.FIREHOSE_SERVICE))
+    loose["Statement"][0]["Principal"] = {"Service": [iam.FIREHOSE_SERVICE, iam.LAMBDA_SERVICE]}
     client.update_assume_role_policy(RoleName=settings.firehose_role_name, PolicyDocument=json.dumps(loose))
     repaired = iam.ensure_firehose_role(session, other_bucket, ident)
     assert repaired.changes == ["trust policy replaced"]
     (statement,) = client.get_role(RoleName=settings.firehose_role_name)["Role"]["AssumeRolePolicyDocument"]["Statement"]
-    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": ident.account_id}}
+    assert statement["Principal"] == {"Service": iam.FIREHOSE_SERVICE}
 
 
 def test_ensure_archiver_role_is_idempotent_and_follows_a_new_stream_arn(session, settings, ident):
@@ -220,7 +266,7 @@ def test_delete_role_removes_inline_and_attached_policies_and_treats_missing_as_
 
 def test_a_role_of_that_name_not_tagged_for_the_stack_is_refused_and_left_unchanged(session, settings, ident):
     client = session.client("iam")
-    foreign_trust = iam.trust_policy(iam.LAMBDA_SERVICE, ident.account_id, source_account_condition=False)
+    foreign_trust = iam.trust_policy(iam.LAMBDA_SERVICE)
     client.create_role(RoleName=settings.firehose_role_name, AssumeRolePolicyDocument=json.dumps(foreign_trust), Tags=[{"Key": "team", "Value": "payments"}])
     with pytest.raises(RuntimeError, match="not tagged for stack"):
         iam.ensure_firehose_role(session, settings, ident)

@@ -25,8 +25,10 @@ def test_aws_cli_at_the_status_endpoint_shows_table_stream_ttl_and_blocked_bucke
     dynamodb.ensure_table(session, settings)
     s3.ensure_bucket(session, settings, settings.bucket_name)
 
-    endpoint = _run(sys.executable, "-m", "helpers.local", "status").strip()
-    assert endpoint.startswith("http://127.0.0.1:")
+    endpoint, state = _run(sys.executable, "-m", "helpers.local", "status").strip().splitlines()[:2]
+    assert endpoint.startswith("http://127.0.0.1:") and state.startswith("running (pid ")  # the URL, then one line of state
+    report = json.loads(_run(sys.executable, "-m", "helpers.local", "status", "--json"))  # --json: the health report
+    assert report["endpoint"] == endpoint and report["running"] is True and "runtime" in report
     aws = [sys.executable, "-m", "awscli", "--endpoint-url", endpoint, "--region", "us-east-1", "--output", "json"]
 
     table = json.loads(_run(*aws, "dynamodb", "describe-table", "--table-name", settings.table_name))["Table"]

@@ -152,8 +152,8 @@ def test_an_error_inside_the_local_trigger_is_counted_shown_and_does_not_stall_t
         put_items(session, table, [item(f"{stack}-bad")])
         wait_for(lambda: any(p["active"] for p in local.problems() if p.get("stream_arn") == stream), "the stuck shard in the health report", timeout=15)
         status = subprocess.run([sys.executable, "-m", "helpers.local", "status"], capture_output=True, text=True, timeout=60)
-        assert status.returncode == 0 and "trigger: the local trigger c" in status.stderr  # "cannot prepare" or, later, "could not prepare"
-        assert "injected local trigger error" in status.stderr
+        assert status.returncode == 0 and "trigger: the local trigger c" in status.stdout  # "cannot prepare" or, later, "could not prepare"
+        assert "injected local trigger error" in status.stdout
         put_items(session, table, [item(f"{stack}-good-2")])
         wait_for(lambda: [i for c in spy_calls(session, bucket) for i in c["ids"]] == [f"{stack}-good-1", f"{stack}-good-2"] or None,
                  "the record after the bad one to be delivered", timeout=20)

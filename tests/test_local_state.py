@@ -122,7 +122,7 @@ def test_a_server_with_a_corrupt_state_starts_empty_says_so_and_restarts_cleanly
         assert any(issubclass(w.category, local.server.LocalStateLost) and "moved to" in str(w.message) for w in caught)
         assert any(p["source"] == "state" and p["active"] for p in health["problems"])
         status = subprocess.run([sys.executable, "-m", "helpers.local", "status", "--port", str(port)], capture_output=True, text=True, timeout=60)
-        assert status.returncode == 0 and "was not loaded" in status.stderr and "Re-run the notebooks" in status.stderr
+        assert status.returncode == 0 and "was not loaded" in status.stdout and "Re-run the notebooks" in status.stdout
         # it serves, and a restart does not stumble over the same file again
         EndpointSession(endpoint_url=local.endpoint_url(port), aws_access_key_id="t", aws_secret_access_key="t",
                         region_name="us-east-1").client("sqs").create_queue(QueueName="after")

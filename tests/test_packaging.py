@@ -118,3 +118,20 @@ def test_importing_the_package_does_not_pull_in_pandas_or_matplotlib():
     code = "import sys, helpers, helpers.local; print(sorted(m for m in ('pandas', 'matplotlib') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_the_notebook_runner_shuts_its_kernels_down_so_they_print_no_warning(tmp_path):
+    """`make demo` runs notebooks through this runner; a kernel left running outlives it and warns
+    "Parent appears to have exited, shutting down." on the user's terminal."""
+    import subprocess
+    import sys
+
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(6 * 7)")])
+    nbformat.write(nb, tmp_path / "tiny.ipynb")
+    done = subprocess.run([sys.executable, "-m", "helpers.notebook_runner", "--output-dir", str(tmp_path / "out"), str(tmp_path / "tiny.ipynb")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "42" in (tmp_path / "out" / "tiny.ipynb").read_text()
+    assert "WARNING" not in done.stdout + done.stderr and "Parent appears" not in done.stdout + done.stderr

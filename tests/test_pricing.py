@@ -45,15 +45,45 @@ def test_tokyo_dynamodb_storage_and_free_tier_are_the_prices_md_figures():
     assert book.get("s3", "storage_standard").price == 0.025
 
 
-def test_a_missing_figure_raises_an_error_naming_it():
+def _without(*keys: tuple[str, str, str]) -> list[Price]:
+    """The bundled figures with some blanked out (not found), to exercise the missing-figure policy."""
+    from dataclasses import replace as _replace
+
+    return [_replace(p, price=None, confidence="", source="not found") if (p.service, p.item, p.region) in keys else p
+            for p in pricing.read_prices()]
+
+
+def test_tokyo_has_every_figure_the_model_uses_with_source_date_and_confidence():
+    # Issue 12: every Tokyo figure is bundled (no borrowing), each with a source, a date and H or M.
+    for p in pricing.read_prices():
+        assert not p.missing and p.confidence in ("H", "M"), p.describe()
+        assert p.source and p.date, p.describe()
     book = PriceBook.load("ap-northeast-1")
+    assert book.get("firehose", "ingestion").price == 0.036
+    assert book.get("s3", "put_deep_archive").price == pytest.approx(0.065)
+    assert book.get("s3", "transition_standard_ia").price == pytest.approx(0.01)
+    assert book.get("s3", "transition_glacier_ir").price == pytest.approx(0.02)
+    assert book.get("s3", "restore_glacier_standard").price == pytest.approx(0.0571)
+    assert book.get("dynamodb", "write_request_unit_ia").price == pytest.approx(0.89)
+
+
+def test_the_mislabelled_rows_are_fixed():
+    rows = {(p.service, p.item, p.region): p for p in pricing.read_prices()}
+    streams = rows[("dynamodb", "streams_read_request", "us-east-1")]
+    assert "us-east-2" not in streams.source and "US East (N. Virginia)" in streams.source
+    deep = rows[("s3", "storage_deep_archive", "ap-northeast-1")]
+    assert "INT-DAA" not in deep.source and "Glacier Deep Archive GB Mo" in deep.source and deep.price == 0.002
+
+
+def test_a_missing_figure_raises_an_error_naming_it():
+    book = PriceBook("ap-northeast-1", _without(("firehose", "ingestion", "ap-northeast-1")))
     assert book.figure("firehose", "ingestion").missing
     with pytest.raises(MissingPriceError, match=r"firehose/ingestion .*ap-northeast-1"):
         book.get("firehose", "ingestion")
 
 
 def test_fallback_borrows_the_other_region_and_marks_it_unverified():
-    book = PriceBook.load("ap-northeast-1", on_missing="fallback")
+    book = PriceBook("ap-northeast-1", _without(("firehose", "ingestion", "ap-northeast-1")), on_missing="fallback")
     p = book.get("firehose", "ingestion")
     assert p.price == 0.029 and p.borrowed_from == "us-east-1" and p.region == "ap-northeast-1"
     assert not p.verified
@@ -61,10 +91,9 @@ def test_fallback_borrows_the_other_region_and_marks_it_unverified():
 
 
 def test_fallback_still_raises_when_no_region_has_the_figure():
-    # DynamoDB export to S3 is missing in both bundled regions (n/f in prices.md).
-    book = PriceBook.load("us-east-1", on_missing="fallback")
+    keys = [("dynamodb", "export_to_s3", r) for r in pricing.REGIONS]
+    book = PriceBook("us-east-1", _without(*keys), on_missing="fallback")
     assert book.figure("dynamodb", "export_to_s3").missing
-    assert PriceBook.load("ap-northeast-1").figure("dynamodb", "export_to_s3").missing
     with pytest.raises(MissingPriceError, match="export_to_s3"):
         book.get("dynamodb", "export_to_s3")
 

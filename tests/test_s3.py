@@ -147,14 +147,26 @@ def test_tls_only_policy_document_and_where_it_is_applied(session, stack):
 def test_sse_kms_is_chosen_with_a_key_and_a_bucket_key(session, stack):
     bucket = f"{stack}-kms"
     key = session.client("kms").create_key(Description="archive key")["KeyMetadata"]["Arn"]
-    settings = Settings(stack=stack)
-    s3.ensure_bucket(session, settings, bucket, kms_key_id=key)
+    settings = Settings(stack=stack, kms_key_arn=key)
+    s3.ensure_bucket(session, settings, bucket)
     rule = s3.describe_bucket_setup(session, bucket)["encryption"]
     assert rule["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key}
     assert rule["BucketKeyEnabled"] is True
-    assert s3.ensure_bucket(session, settings, bucket, kms_key_id=key).action == "already there"
-    back = s3.ensure_bucket(session, settings, bucket)
+    assert s3.ensure_bucket(session, settings, bucket).action == "already there"
+    back = s3.ensure_bucket(session, Settings(stack=stack), bucket)
     assert back.changes == ["default encryption AES256"]
+
+
+def test_a_kms_key_of_another_region_is_refused_before_any_call(stack):
+    class NoAws:
+        region_name = "ap-northeast-1"
+
+        def client(self, *args, **kwargs):
+            raise AssertionError("no AWS call expected")
+
+    settings = Settings(stack=stack, kms_key_arn="arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+    with pytest.raises(ValueError, match="TTL_ARCHIVE_KMS_KEY.*us-east-1.*ap-northeast-1"):
+        s3.ensure_bucket(NoAws(), settings, f"{stack}-kms")
 
 
 def test_a_bucket_this_stack_did_not_create_is_refused(session, stack):
@@ -183,10 +195,9 @@ BAD = [
 @pytest.mark.parametrize(("bucket", "overrides", "rule"), BAD)
 def test_bad_names_and_settings_raise_value_error_before_any_call(bucket, overrides, rule):
     sess = EndpointSession(endpoint_url="http://127.0.0.1:9", aws_access_key_id="x", aws_secret_access_key="x", region_name="us-east-1")
-    settings = Settings(**{"stack": "valid-stack", **overrides})
     with recording(sess) as calls:
-        with pytest.raises(ValueError, match=rule):
-            s3.ensure_bucket(sess, settings, bucket)
+        with pytest.raises(ValueError, match=rule):  # bad settings: Settings refuses them when built
+            s3.ensure_bucket(sess, Settings(**{"stack": "valid-stack", **overrides}), bucket)
         with pytest.raises(ValueError, match="bucket names"):
             s3.delete_bucket(sess, "Bad_Bucket")
         with pytest.raises(ValueError, match="bucket names"):

@@ -15,7 +15,7 @@ def test_default_target_is_the_embedded_local_aws(monkeypatch):
 
 def test_unknown_target_is_a_clear_error(monkeypatch):
     monkeypatch.setenv(target.TARGET_ENV, "azure")
-    with pytest.raises(ValueError, match="TTL_ARCHIVE_TARGET must be one of local, aws"):
+    with pytest.raises(ValueError, match="TTL_ARCHIVE_TARGET='azure': must be one of local, aws"):
         target.configured_target()
 
 

@@ -16,6 +16,7 @@ ORDER = [
     "event source mapping",
     "Lambda function",
     "CloudWatch alarm",
+    "SNS topic",
     "SQS queue",
     "IAM role",  # the function's
     "Firehose stream",
@@ -71,6 +72,7 @@ def build_stack(session, settings: Settings, ident, *, tags: dict[str, str] | No
             ExtendedS3DestinationConfiguration=firehose.destination_config(settings, bucket_arn=f"arn:aws:s3:::{settings.bucket_name}", role_arn=role_arn),
         )["DeliveryStreamARN"]
         session.client("logs").create_log_group(logGroupName=iam.firehose_log_group_name(settings))
+    session.client("sns").create_topic(Name=settings.alarm_topic_name, **({"Tags": kv} if kv else {}))
     queue = session.client("sqs").create_queue(QueueName=settings.failure_queue_name, **({"tags": tags} if tags else {}))["QueueUrl"]
     queue_arn = session.client("sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     if tags:
@@ -109,6 +111,7 @@ def exists(session, settings: Settings) -> dict[str, bool]:
         "function": ok(lambda: lam.get_function(FunctionName=settings.function_name)),
         "mappings": bool(lam.list_event_source_mappings(FunctionName=settings.function_name)["EventSourceMappings"]),
         "alarm": bool(session.client("cloudwatch").describe_alarms(AlarmNames=[f"{settings.function_name}-errors"])["MetricAlarms"]),
+        "alarm topic": any(t["TopicArn"].endswith(f":{settings.alarm_topic_name}") for t in session.client("sns").list_topics()["Topics"]),
         "queue": ok(lambda: session.client("sqs").get_queue_url(QueueName=settings.failure_queue_name)),
         "lambda role": ok(lambda: session.client("iam").get_role(RoleName=settings.lambda_role_name)),
         "stream": firehose.describe_delivery_stream(session, settings.delivery_stream_name) is not None,
@@ -211,6 +214,7 @@ def test_only_resources_tagged_for_this_stack_are_deleted_even_with_force(sessio
     for kind, name in [
         ("Lambda function", ours.function_name),
         ("CloudWatch alarm", f"{ours.function_name}-errors"),
+        ("SNS topic", ours.alarm_topic_name),
         ("SQS queue", ours.failure_queue_name),
         ("IAM role", ours.lambda_role_name),
         ("Firehose stream", ours.delivery_stream_name),

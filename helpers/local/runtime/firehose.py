@@ -287,7 +287,7 @@ class FirehoseDelivery:
         bucket = buffer.destination["BucketARN"].split(":")[-1]
         try:
             object_name = object_key(buffer.destination.get("Prefix") or "", buffer.stream, buffer.version, moment, compression)
-            s3_backends[buffer.account][buffer.partition].put_object(bucket, object_name, data)
+            s3_backends[buffer.account][buffer.partition].put_object(bucket, object_name, data, **_encryption(buffer.destination))
         except Exception as err:  # noqa: BLE001 - keep the records and retry, as Firehose does
             if self._stream_exists(key):
                 LOG.warning("Firehose %s could not write to s3://%s (%s); retrying", buffer.stream, bucket, err)
@@ -330,3 +330,12 @@ def install() -> None:
     _originals["put_record"] = FirehoseBackend.put_record
     FirehoseBackend.put_record_batch = lambda self, delivery_stream_name, records: DELIVERY.put_record_batch(self, delivery_stream_name, records)
     FirehoseBackend.put_record = lambda self, delivery_stream_name, record: DELIVERY.put_record(self, delivery_stream_name, record)
+
+
+
+def _encryption(destination: dict) -> dict:
+    """The server-side encryption Firehose requests for a delivered object: the destination's KMS key when
+    its ``EncryptionConfiguration`` names one (as on AWS, where Firehose sends it with PutObject). Otherwise
+    nothing, and the bucket's default encryption applies (moto's put_object applies it, as S3 does)."""
+    kms = ((destination.get("EncryptionConfiguration") or {}).get("KMSEncryptionConfig") or {}).get("AWSKMSKeyARN")
+    return {"encryption": "aws:kms", "kms_key_id": kms} if kms else {}

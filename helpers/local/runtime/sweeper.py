@@ -15,6 +15,10 @@ Rules (DynamoDB developer guide, "Time to Live"), applied to every table whose T
 Each delete goes through moto's table, so the stream gets a REMOVE record with the old image, marked
 ``userIdentity = {"Type": "Service", "PrincipalId": "dynamodb.amazonaws.com"}`` (see :mod:`.streams`).
 AWS deletes "within a few days"; locally a sweep runs every ``TTL_ARCHIVE_LOCAL_TTL_INTERVAL`` seconds.
+Like DynamoDB, each sweep publishes ``TimeToLiveDeletedItemCount`` (namespace ``AWS/DynamoDB``, dimension
+``TableName``, unit Count, one datum per second of deletion) to moto's CloudWatch in the table's account and
+region, straight into the backend (PutMetricData is for customers' namespaces, not ``AWS/``), with naive UTC
+timestamps as moto keeps them.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ import decimal
 import logging
 import threading
 import time
+from collections import Counter
+from datetime import datetime, timezone
 from typing import Any, Iterator
 
 from .state import DYNAMODB_LOCK, METRICS, PROBLEMS, SETTINGS
@@ -78,6 +84,20 @@ def _current(table: Any, hash_key: Any, range_key: Any) -> Any:
     return by_hash
 
 
+def publish_deleted_count(table: Any, per_second: Counter[int]) -> None:
+    """TimeToLiveDeletedItemCount for ``table`` into moto's CloudWatch; a failure is logged, never raised."""
+    try:
+        from moto.cloudwatch.models import cloudwatch_backends
+
+        data = [{"MetricName": "TimeToLiveDeletedItemCount", "Value": float(count), "Unit": "Count",
+                 "Timestamp": datetime.fromtimestamp(second, timezone.utc).replace(tzinfo=None), "Dimensions": [{"Name": "TableName", "Value": table.name}]}
+                for second, count in sorted(per_second.items())]
+        cloudwatch_backends[table.account_id][table.region_name].put_metric_data("AWS/DynamoDB", data)
+    except Exception as err:  # noqa: BLE001 - the metric is a witness; deleting must go on without it
+        LOG.exception("could not publish TimeToLiveDeletedItemCount for %s", table.name)
+        PROBLEMS.report("ttl", f"metric:{table.name}", "TimeToLiveDeletedItemCount was not published (reconcile will see a gap)", err)
+
+
 class TtlSweeper:
     """Background thread: one sweep of every TTL-enabled table per interval."""
 
@@ -115,6 +135,7 @@ class TtlSweeper:
         with DYNAMODB_LOCK:
             candidates = [(i.hash_key, i.range_key) for i in _iter_items(table) if is_expired(i, attribute, scan_time)]
         deleted = 0
+        per_second: Counter[int] = Counter()
         for start in range(0, len(candidates), DELETE_CHUNK):
             with DYNAMODB_LOCK, ttl_deletes():
                 delete_time = time.time() if now is None else now
@@ -124,8 +145,10 @@ class TtlSweeper:
                         METRICS.add("ttl.skipped_not_expired_any_more")
                         continue  # refreshed, rewritten or deleted since the scan
                     table.delete_item(hash_key, range_key)
+                    per_second[int(time.time())] += 1  # the second the stream record carries
                     deleted += 1
         if deleted:
+            publish_deleted_count(table, per_second)
             METRICS.add("ttl.items_deleted", deleted)
             LOG.info("TTL deleted %d item(s) from %s", deleted, table.name)
         return deleted

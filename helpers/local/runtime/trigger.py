@@ -14,6 +14,9 @@ every step, so UpdateEventSourceMapping takes effect as on AWS, and honours:
   no filter is dropped, never retried, and the checkpoint moves past it;
 * ``BatchSize`` (and the 6 MB invocation payload limit), ``MaximumBatchingWindowInSeconds``;
 * in-order, one batch at a time per shard: a failing batch blocks the shard while it is retried;
+  with ``ParallelizationFactor`` N > 1, up to N batches of one shard at once, the records spread over N
+  lanes by item key (partition and sort key), so one item's records stay in one lane, in order, and never
+  run concurrently (Lambda developer guide: concurrent batches per shard, in-order processing per item key);
 * failures (error, timeout, crash) are retried with back-off until ``MaximumRetryAttempts``
   (-1 = forever) or ``MaximumRecordAgeInSeconds`` (-1 = none) give up, then the batch is discarded and,
   with a ``DestinationConfig.OnFailure`` SQS queue or SNS topic, its metadata is sent in AWS's shape
@@ -34,6 +37,7 @@ import logging
 import threading
 import time
 import uuid
+import zlib
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -116,6 +120,7 @@ class MappingConfig:
     max_retries: int
     max_record_age: int
     on_failure: str | None
+    parallelization: int = 1
 
     @classmethod
     def from_moto(cls, esm: Any) -> "MappingConfig":
@@ -137,6 +142,7 @@ class MappingConfig:
             max_retries=number(esm.max_retry_attempts, -1),
             max_record_age=number(esm.max_record_age, -1),
             on_failure=((esm.destination_config or {}).get("OnFailure") or {}).get("Destination"),
+            parallelization=min(10, max(1, number(getattr(esm, "parallelization_factor", None), 1))),
         )
 
 
@@ -214,7 +220,7 @@ class MappingPoller:
                     self.position = shard.starting_sequence_number
             self.position = max(self.position, shard.starting_sequence_number)  # trimmed records are gone
             index = self.position - shard.starting_sequence_number
-            raws = [r.record for r in shard.items[index : index + max(READ_LIMIT, cfg.batch_size)]]
+            raws = [r.record for r in shard.items[index : index + max(READ_LIMIT, cfg.batch_size * cfg.parallelization)]]
         self.caught_up = not raws
         if not raws:
             self._window_started = None
@@ -240,12 +246,12 @@ class MappingPoller:
                 filtered += 1
                 last_scanned = seq
                 continue
-            if batch and size + len(text) + 1 > PAYLOAD_LIMIT:
+            if batch and size + len(text) + 1 > PAYLOAD_LIMIT * cfg.parallelization:
                 break
             batch.append(Item(seq, int(raw["dynamodb"]["ApproximateCreationDateTime"]), text))
             size += len(text) + 1
             last_scanned = seq
-            if len(batch) >= cfg.batch_size:
+            if len(batch) >= cfg.batch_size * cfg.parallelization:
                 break
         full = len(batch) >= cfg.batch_size or size > PAYLOAD_LIMIT // 2
         if batch and cfg.window_seconds > 0 and not full:
@@ -258,7 +264,7 @@ class MappingPoller:
         self._window_started = None
         if filtered:
             METRICS.add("trigger.records_filtered_out", filtered)
-        if batch and not self._deliver(cfg, shard.id, batch):
+        if batch and not self._deliver_lanes(cfg, shard.id, batch):
             return False  # stopped or mapping deleted while retrying: no checkpoint
         if last_scanned is not None:
             self.position = last_scanned + 1
@@ -295,6 +301,43 @@ class MappingPoller:
         METRICS.add("trigger.records_set_aside")
         arrival = int(raw["dynamodb"].get("ApproximateCreationDateTime") or time.time())
         self._discard(cfg, shard_id, [Item(seq, arrival, "")], "RetryAttemptsExhausted", attempts, None)
+        return True
+
+    # ---------------------------------------------------------------- ParallelizationFactor
+    def _deliver_lanes(self, cfg: MappingConfig, shard_id: str, records: list[Item]) -> bool:
+        """Deliver what one step read: with ParallelizationFactor N, over up to N lanes at once (one thread
+        each), a record's lane chosen by its item key; each lane sends its records in order, in batches of at
+        most BatchSize and 6 MB. The shard's checkpoint moves only when every lane is done (False if any
+        was interrupted)."""
+        lanes: list[list[Item]] = [[] for _ in range(cfg.parallelization)]
+        for record in records:
+            lanes[_lane(record, cfg.parallelization)].append(record)
+        busy = [lane for lane in lanes if lane]
+        if len(busy) == 1:
+            return self._deliver_in_batches(cfg, shard_id, busy[0])
+        results = [False] * len(busy)
+
+        def run(index: int, lane: list[Item]) -> None:
+            results[index] = self._deliver_in_batches(cfg, shard_id, lane)
+
+        threads = [threading.Thread(target=run, args=(i, lane), name=f"esm-{self.uuid[:8]}-lane{i}", daemon=True) for i, lane in enumerate(busy)]
+        METRICS.add("trigger.concurrent_batches", len(threads))
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return all(results)
+
+    def _deliver_in_batches(self, cfg: MappingConfig, shard_id: str, records: list[Item]) -> bool:
+        start = 0
+        while start < len(records):
+            end, size = start, len('{"Records":[]}')
+            while end < len(records) and end - start < cfg.batch_size and (end == start or size + len(records[end].json) + 1 <= PAYLOAD_LIMIT):
+                size += len(records[end].json) + 1
+                end += 1
+            if not self._deliver(cfg, shard_id, records[start:end]):
+                return False
+            start = end
         return True
 
     # ---------------------------------------------------------------- delivery, retries, bisect
@@ -422,6 +465,14 @@ def _printable_keys(raw: dict[str, Any]) -> dict[str, Any]:
         return wire_attributes(raw["dynamodb"].get("Keys") or {})
     except Exception:  # noqa: BLE001 - only for the report
         return {"unprintable": repr(raw["dynamodb"].get("Keys"))[:200]}
+
+
+def _lane(record: Item, lanes: int) -> int:
+    """The lane of a record: a stable hash of its item key (Keys: partition and sort key)."""
+    if lanes == 1:
+        return 0
+    keys = json.loads(record.json).get("dynamodb", {}).get("Keys") or {}
+    return zlib.crc32(json.dumps(keys, sort_keys=True).encode()) % lanes
 
 
 def send_on_failure(destination_arn: str, body: str) -> None:
