@@ -24,6 +24,7 @@ from botocore.exceptions import ClientError
 
 from helpers import archived_items, archiver, item_codec, pipeline, restore, target
 from helpers.settings import Settings
+from tests.stream_records import lambda_shape
 
 EVERY_BYTE = bytes(range(256))
 PLAIN_TYPES = {
@@ -88,17 +89,6 @@ def get(client, table: str, key: dict) -> dict:
 # --------------------------------------------------------------------------- archives written by the archiver code
 
 
-def lambda_shape(av: dict) -> dict:
-    ((kind, value),) = av.items()
-    if kind == "B":
-        return {"B": base64.b64encode(value).decode()}
-    if kind == "BS":
-        return {"BS": [base64.b64encode(v).decode() for v in value]}
-    if kind == "M":
-        return {"M": {k: lambda_shape(v) for k, v in value.items()}}
-    if kind == "L":
-        return {"L": [lambda_shape(v) for v in value]}
-    return av
 
 
 def stream_record(item: dict, n: int, table: str = "orders", at: int = 1_764_180_000) -> dict:
