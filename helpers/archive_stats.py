@@ -129,7 +129,8 @@ class MeasuredArchive:
         ])
 
 
-def archive_for_cost(settings: Any, environ: Mapping[str, str] | None = None, *, session: Callable[[], Any] | None = None,
+def archive_for_cost(settings: Any, environ: Mapping[str, str] | None = None, *, folder: str | None = None,
+                     from_bucket: bool | None = None, session: Callable[[], Any] | None = None,
                      sample_objects: int = 200) -> MeasuredArchive:
     """Measure the archive notebook 07 should take its inputs from, in this order:
 
@@ -140,11 +141,13 @@ def archive_for_cost(settings: Any, environ: Mapping[str, str] | None = None, *,
        with ``TTL_ARCHIVE_COST_FROM_BUCKET=true``; a bucket that does not exist or is empty falls back;
     3. else the defaults, with the reason.
 
-    ``session`` makes the boto3 session (default :func:`helpers.target.session`)."""
+    ``folder`` and ``from_bucket``, when given (a notebook's parameters), replace the two variables read from
+    ``environ`` (default ``os.environ``). ``session`` makes the boto3 session (default
+    :func:`helpers.target.session`)."""
     from .settings import SettingsError, parameter
 
     env = os.environ if environ is None else environ
-    folder = env.get(COST_ARCHIVE_DIR, "").strip()
+    folder = (env.get(COST_ARCHIVE_DIR, "") if folder is None else str(folder)).strip()
     if folder:
         root = Path(folder).expanduser()
         if not root.is_dir():
@@ -162,7 +165,7 @@ def archive_for_cost(settings: Any, environ: Mapping[str, str] | None = None, *,
             return MeasuredArchive("defaults", "", f"the embedded local AWS is not running and is not started for this; "
                                    f"set {COST_ARCHIVE_DIR} to measure a folder")
         why = "the embedded local AWS is running"
-    elif parameter("COST_FROM_BUCKET", env):
+    elif (parameter("COST_FROM_BUCKET", env) if from_bucket is None else from_bucket):
         why = f"{COST_FROM_BUCKET}=true"
     else:
         return MeasuredArchive("defaults", "", f"on the aws target the stack's bucket is measured only with "

@@ -117,6 +117,7 @@ def test_a_folder_setting_wins_and_measures_its_archive_prefix(archive):
     assert got.source == "folder" and got.where == f"{root}/archive/" and "TTL_ARCHIVE_COST_ARCHIVE_DIR" in got.reason
     assert got.measured == archive_stats.archive_inputs(str(root))
     assert got.cost_inputs() == got.measured.cost_inputs()
+    assert archive_stats.archive_for_cost(Settings(), {}, folder=str(root), session=_no_session).measured == got.measured
     text = got.describe()
     assert text.startswith(f"Inputs measured from the folder {root}/archive/")
     assert f"{got.measured.objects:,} objects" in text and f"item_kb={got.cost_inputs()['item_kb']}" in text
@@ -143,6 +144,8 @@ def test_the_aws_target_measures_the_bucket_only_when_asked(session, stack):
         archive_stats.archive_for_cost(aws, {"TTL_ARCHIVE_COST_FROM_BUCKET": "maybe"}, session=_no_session)
     asked = archive_stats.archive_for_cost(aws, {"TTL_ARCHIVE_COST_FROM_BUCKET": "true"}, session=lambda: session)
     assert asked.source == "defaults" and "does not exist" in asked.reason  # asked, but nothing deployed
+    assert archive_stats.archive_for_cost(aws, {}, from_bucket=True, session=lambda: session).reason == asked.reason
+    assert archive_stats.archive_for_cost(aws, {"TTL_ARCHIVE_COST_FROM_BUCKET": "true"}, from_bucket=False, session=_no_session).source == "defaults"
 
 
 def test_the_running_local_aws_measures_the_stacks_bucket(tmp_path, session, stack):
