@@ -365,6 +365,7 @@ PARAMETERS: dict[str, tuple[Any, Rule]] = {
     "SAMPLE_BUFFER_INTERVAL_SECONDS": (300, Whole(0, 900)),
     "SAMPLE_TARGET": ("folder", Choice(("folder", "s3"), fold=str.lower)),
     "DELETE_ATHENA_TABLE": (False, Flag()),
+    "COST_FROM_BUCKET": (False, Flag()),  # notebook 07 on the aws target: measure the stack's bucket
 }
 # Read elsewhere with their own parsing (free text, or owned by another module): known, not checked here.
 KNOWN_UNCHECKED = {"PARQUET_PATH", "TEST_PORT", "LOCAL_FUNCTION_ARN", "SAMPLE_FOLDER", "ATHENA_DATABASE", "LOCAL_STATE", "LOCAL_STATE_SAVE_SECONDS"}
