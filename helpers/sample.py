@@ -168,7 +168,8 @@ def generate(workload: Workload, destination: Destination, *, workers: int | Non
             return SampleResult(**{**found["result"], "action": "already there"})
         raise ValueError(f"{destination} already holds a sample archive of another workload ({key}): choose another folder or prefix")
     if destination.holds_objects(workload.prefix):
-        raise ValueError(f"{destination} already holds objects under {workload.prefix!r}: choose an empty folder or prefix (nothing was written)")
+        raise ValueError(f"{destination} already holds objects under {workload.prefix!r}: choose an empty folder or prefix "
+                         "(nothing was written; an interrupted generation leaves objects without its manifest: delete those yourself)")
     t = timeline(workload)
     stats = {"lines": 0, "split_items": 0, "records": 0, "objects": 0, "raw": 0, "stored": 0}
     names = random.Random(workload.seed)

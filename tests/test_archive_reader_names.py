@@ -155,10 +155,11 @@ def test_any_names_on_the_fast_path_lose_no_value(items):
 
 
 def format2(line: str, types: dict | None) -> str:
-    """A format-1 line as format 2: ``types`` (when given) after the item, then ``"format":2``."""
-    assert line.endswith(',"format":1}')
+    """The archiver's line of an item it sees as plain (format 2, no ``types``) with ``types`` (when given)
+    written after the item, as the archiver does for binaries and sets."""
+    assert line.endswith(',"format":2}') and "types" not in json.loads(line)
     typed = "" if types is None else ',"types":' + json.dumps(types, separators=(",", ":"))
-    return line[: -len(',"format":1}')] + typed + ',"format":2}'
+    return line[: -len(',"format":2}')] + typed + ',"format":2}'
 
 
 def test_format_2_lines_read_like_format_1_with_their_types_in_an_envelope_column(tmp_path):
@@ -184,7 +185,7 @@ def test_format_2_lines_read_like_format_1_with_their_types_in_an_envelope_colum
 def test_format_2_part_lines_are_joined_and_an_unknown_format_is_a_problem(tmp_path):
     line = format2(archiver.archive_line(record(0, {"blob": "AAE=", "essay": "ü" * 500})), {"blob": "B"})
     parts = [json.dumps({"part_of": "evt-0", "part": i, "parts": 3, "data": line[i * 400:(i + 1) * 400] if i < 2 else line[800:], "format": 2}) for i in range(3)]
-    future = archiver.archive_line(record(1, {"x": 1})).replace('"format":1}', '"format":3}')
+    future = archiver.archive_line(record(1, {"x": 1})).replace('"format":2}', '"format":3}')
     write(tmp_path, [*parts, future])
 
     result = ar.read_archive(tmp_path, progress=False)

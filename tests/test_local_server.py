@@ -18,7 +18,8 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 def test_status_prints_the_endpoint_and_exits_zero_while_running(local_aws):
     result = _cli("status")
     assert result.returncode == 0
-    assert result.stdout.splitlines()[0] == local_aws  # then the process, where its state is kept, any problems
+    endpoint, state = result.stdout.splitlines()[:2]  # the URL alone on the first line, then one line of state
+    assert endpoint == local_aws and state.startswith("running (pid ")
     assert local_aws.startswith("http://127.0.0.1:")
 
 
