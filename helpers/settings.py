@@ -350,7 +350,7 @@ PARAMETERS: dict[str, tuple[Any, Rule]] = {
     "LOCAL_FIREHOSE_FLUSH_SECONDS": (1.0, Number(0.05, 3600, inclusive=True)),
     "LOCAL_WORKER_IDLE_SECONDS": (30.0, Number(1, 86400, inclusive=True)),
     "LOCAL_STREAM_RETENTION_SECONDS": (86400.0, Number(1, 7 * 86400, inclusive=True)),
-    "LOCAL_STATE_SAVE_SECONDS": (5.0, Number(0.2, 86400, inclusive=True)),
+    "LOCAL_STATE_SAVE_SECONDS": (60.0, Number(0.2, 86400, inclusive=True)),
     "LOCAL_LOG_LEVEL": ("INFO", Choice(("DEBUG", "INFO", "WARNING", "ERROR"), fold=str.upper)),
     "VERIFY_ITEMS": (100, Whole(1, 1_000_000)),
     "VERIFY_FUTURE_ITEMS": (5, Whole(0, 100_000)),
