@@ -146,6 +146,20 @@ def _default(obj):
     raise TypeError(type(obj).__name__)
 
 
+def _types_of(values, keys) -> dict:
+    """Format 2's sparse type tree, the plain way: walk the AttributeValues, keep what JSON cannot tell."""
+    tree = {}
+    for key, av in zip(keys, values):
+        ((kind, value),) = av.items()
+        if kind in ("B", "SS", "NS", "BS"):
+            tree[str(key)] = kind
+        elif kind in ("M", "L"):
+            sub = _types_of(value.values(), value.keys()) if kind == "M" else _types_of(value, range(len(value)))
+            if sub:
+                tree[str(key)] = sub
+    return tree
+
+
 def baseline_lines(records: list) -> list:
     lines = []
     for index, record in enumerate(records):
@@ -165,8 +179,11 @@ def baseline_lines(records: list) -> list:
             "ttl": item.get("expires_at"),
             "keys": keys,
             "item": item,
-            "format": 1,
         }
+        types = _types_of(ddb["OldImage"].values(), ddb["OldImage"].keys())
+        if types:
+            doc["types"] = types
+        doc["format"] = 2
         lines.append((index, (json.dumps(doc, default=_default, separators=(",", ":"), ensure_ascii=False) + "\n").encode("utf-8")))
     return lines
 

@@ -62,12 +62,19 @@ def _counters(port: int) -> dict[str, int]:
     return {name: int(flat.get(metric.split(".", 1)[1], 0)) for name, metric in COUNTERS.items()}
 
 
+def _state(port: int) -> dict[str, object]:
+    from helpers import local
+
+    return (local.health(port, timeout=5.0) or {}).get("state") or {}
+
+
 def measure(sess, deployed, port: int, n: int, timeout: float) -> dict[str, object]:
     from helpers import verify
 
     lead = 3 + math.ceil(n / 800)  # seconds: enough to write n items before they expire (about 2,000/s here)
     expires_at = int(time.time()) + lead
     before = _counters(port)
+    pause_before = _state(port).get("pause_seconds_total") or 0.0
     run = verify.start_run(sess, deployed.settings, deployed.identity, expired=n, future=0, user_deleted=0, refreshed=0,
                            expires_at=expires_at, run_id=f"bench{n}", save=False)
     write_rate = n / run.write_seconds if run.write_seconds else float("nan")
@@ -102,6 +109,7 @@ def measure(sess, deployed, port: int, n: int, timeout: float) -> dict[str, obje
             next_scan = now + 0.25
         time.sleep(0.1)
     final = {k: v - before[k] for k, v in _counters(port).items()}
+    state = _state(port)
     report = verify.check(sess, run, scanner=scanner, seconds=(last_seen or time.time()) - due, complete="in_s3" in done,
                           timed_out="in_s3" not in done)
 
@@ -125,6 +133,11 @@ def measure(sess, deployed, port: int, n: int, timeout: float) -> dict[str, obje
         "archived_unique": report.archived_unique,
         "missing": report.missing,
         "duplicates": report.duplicates,
+        # the state saved to disk meanwhile (helpers/local/state_store.py): how often and how long each save paused the server
+        "state_saves": state.get("saves"),
+        "state_last_pause_seconds": state.get("last_pause_seconds"),
+        "state_pause_seconds_during_run": round((state.get("pause_seconds_total") or 0.0) - pause_before, 3) if state else None,
+        "state_bytes": state.get("last_bytes"),
     }
 
 
@@ -187,6 +200,9 @@ def _print(r: dict[str, object]) -> None:
     print(f"  => last item archived {s} s after expiry: {rate} items/s{ratio}")
     print(f"  {r['lambda_invocations']} Lambda invocations, {r['firehose_records']} Firehose records, {r['s3_objects']} S3 objects; "
           f"{r['archived_unique']:,} archived, {r['missing']} missing, {r['duplicates']} duplicates")
+    if r.get("state_saves") is not None:
+        print(f"  local state saved {r['state_saves']} time(s) since the server started; saves paused it {r['state_pause_seconds_during_run']} s "
+              f"during this run, from writing to the last item archived (the last save {r['state_last_pause_seconds']} s for {r['state_bytes']:,} bytes)")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ would have made of the same items.
 * :func:`archive_inputs` measures an archive (a bucket or a folder copy) for notebook 07: mean line size,
   objects per day and the GZIP compression ratio. It lists every object (cheap) and downloads only an even
   sample of them (``sample_objects``), so it stays fast on an archive of any size.
+  :func:`archive_for_cost` picks the archive notebook 07 measures (a folder, the stack's bucket, or none) and
+  says which and why.
 * :func:`buffer_what_if` replays the items of a read archive through Firehose's buffering rules with other
   buffer sizes and intervals: how many objects, how big, how many under the 128 KB lifecycle mark.
 """
@@ -12,8 +14,10 @@ from __future__ import annotations
 
 import gzip
 import math
+import os
 from dataclasses import asdict, dataclass
-from typing import Any, Sequence
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -44,7 +48,8 @@ class ArchiveInputs:
         """Keyword arguments for :class:`helpers.cost_model.CostInputs` measured here: ``item_kb``,
         ``compression_ratio`` and ``monthly_growth_gb`` (GiB of items a month at this rate)."""
         monthly = self.items_per_day * 30.4375 * self.line_kb / 1024 / 1024
-        return {"item_kb": round(self.line_kb, 3), "compression_ratio": round(self.compression_ratio, 2), "monthly_growth_gb": round(monthly, 4)}
+        item_kb = min(round(self.line_kb, 3), 400.0)  # the DynamoDB item limit (a mean of long part lines could pass it)
+        return {"item_kb": item_kb, "compression_ratio": round(self.compression_ratio, 2), "monthly_growth_gb": round(monthly, 4)}
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -88,6 +93,98 @@ def archive_inputs(source: Any, bucket: str | None = None, prefix: str = "archiv
         median_object_kb=float(listing["size"].median()) / 1024,
         under_128kb_share=float((listing["size"] < LIFECYCLE_MIN_OBJECT).mean()),
     )
+
+
+COST_ARCHIVE_DIR = "TTL_ARCHIVE_COST_ARCHIVE_DIR"
+COST_FROM_BUCKET = "TTL_ARCHIVE_COST_FROM_BUCKET"
+
+
+@dataclass(frozen=True)
+class MeasuredArchive:
+    """The archive notebook 07 took its inputs from: ``source`` "folder", "bucket" or "defaults", ``where``
+    (the folder and prefix, ``s3://bucket/prefix``, or empty), ``reason`` (why this source) and what was
+    measured (None for the defaults)."""
+
+    source: str
+    where: str
+    reason: str
+    measured: ArchiveInputs | None = None
+
+    def cost_inputs(self) -> dict[str, float]:
+        """The :class:`~helpers.cost_model.CostInputs` fields measured here ({} with the defaults)."""
+        return self.measured.cost_inputs() if self.measured else {}
+
+    def describe(self) -> str:
+        if self.measured is None:
+            return f"Inputs: the defaults above (no archive measured: {self.reason})."
+        m, c = self.measured, self.cost_inputs()
+        return "\n".join([
+            f"Inputs measured from the {self.source} {self.where} ({self.reason}):",
+            f"  {m.objects:,} objects over {m.days:,.2f} days = {m.objects_per_day:,.1f} objects a day "
+            f"(median {m.median_object_kb:,.1f} KB stored, {m.under_128kb_share:.0%} under 128 KB)",
+            f"  {m.sampled_objects:,} objects downloaded: {m.items_per_object:,.1f} items each, mean line "
+            f"{m.line_kb:,.3f} KB, GZIP compression {m.compression_ratio:,.2f}x",
+            f"  {m.items_per_day:,.0f} items a day = {c['monthly_growth_gb']:,.4f} GB of items a month",
+            f"  -> item_kb={c['item_kb']}, compression_ratio={c['compression_ratio']}, monthly_growth_gb={c['monthly_growth_gb']}",
+        ])
+
+
+def archive_for_cost(settings: Any, environ: Mapping[str, str] | None = None, *, folder: str | None = None,
+                     from_bucket: bool | None = None, session: Callable[[], Any] | None = None,
+                     sample_objects: int = 200) -> MeasuredArchive:
+    """Measure the archive notebook 07 should take its inputs from, in this order:
+
+    1. the folder in ``TTL_ARCHIVE_COST_ARCHIVE_DIR`` when set (its ``settings.archive_prefix`` sub-folder if
+       present, else the whole folder); a folder that is missing or holds no object is an error naming it;
+    2. the deployed stack's bucket (``settings.archive_prefix``): on the embedded local AWS only when it is
+       already running (``helpers.local.health()``; it is never started for this), on the aws target only
+       with ``TTL_ARCHIVE_COST_FROM_BUCKET=true``; a bucket that does not exist or is empty falls back;
+    3. else the defaults, with the reason.
+
+    ``folder`` and ``from_bucket``, when given (a notebook's parameters), replace the two variables read from
+    ``environ`` (default ``os.environ``). ``session`` makes the boto3 session (default
+    :func:`helpers.target.session`)."""
+    from .settings import SettingsError, parameter
+
+    env = os.environ if environ is None else environ
+    folder = (env.get(COST_ARCHIVE_DIR, "") if folder is None else str(folder)).strip()
+    if folder:
+        root = Path(folder).expanduser()
+        if not root.is_dir():
+            raise SettingsError(COST_ARCHIVE_DIR, folder, "must be a folder holding archive objects; it does not exist")
+        prefix = settings.archive_prefix if (root / settings.archive_prefix).is_dir() else ""
+        try:
+            measured = archive_inputs(str(root), prefix=prefix, sample_objects=sample_objects)
+        except ValueError as err:
+            raise SettingsError(COST_ARCHIVE_DIR, folder, f"holds no archive object to measure ({err})") from None
+        return MeasuredArchive("folder", f"{root}/{prefix}", f"{COST_ARCHIVE_DIR} is set", measured)
+    if settings.target == "local":
+        from .local import health
+
+        if health() is None:
+            return MeasuredArchive("defaults", "", f"the embedded local AWS is not running and is not started for this; "
+                                   f"set {COST_ARCHIVE_DIR} to measure a folder")
+        why = "the embedded local AWS is running"
+    elif (parameter("COST_FROM_BUCKET", env) if from_bucket is None else from_bucket):
+        why = f"{COST_FROM_BUCKET}=true"
+    else:
+        return MeasuredArchive("defaults", "", f"on the aws target the stack's bucket is measured only with "
+                               f"{COST_FROM_BUCKET}=true (a few LIST and GET requests); or set {COST_ARCHIVE_DIR}")
+    if session is None:
+        from .target import session
+    from .target import identity
+
+    sess = session()
+    who = identity(sess)
+    bucket, prefix = settings.with_account(who.account_id, who.region).bucket_name, settings.archive_prefix
+    where = f"s3://{bucket}/{prefix}"
+    try:
+        measured = archive_inputs(sess, bucket, prefix, sample_objects=sample_objects)
+    except FileNotFoundError:
+        return MeasuredArchive("defaults", where, f"{why}, but the stack's bucket {bucket} does not exist (not deployed)")
+    except ValueError:
+        return MeasuredArchive("defaults", where, f"{why}, but {where} holds no archive object yet (run 05_verify)")
+    return MeasuredArchive("bucket", where, f"the deployed stack's bucket; {why}", measured)
 
 
 # ----------------------------------------------------------------------------------------- what if

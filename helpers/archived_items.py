@@ -117,8 +117,9 @@ def load(
     records: list = []
     duplicates = 0
     bar = _bar(len(keys), progress, f"reading {source}")
+    window = 4 * max(1, max_workers)  # objects downloaded ahead of the parser: memory stays bounded
     with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
-        for key, body in zip(keys, pool.map(lambda k: _read(source, k), keys)):
+        for key, body in _downloads(pool, source, keys, window):
             if isinstance(body, str):
                 problems.append(f"{key}: {body}")
             else:
@@ -151,6 +152,13 @@ def _bar(total: int, progress: bool | None, desc: str) -> Any:
     from tqdm.auto import tqdm
 
     return tqdm(total=total, unit="obj", desc=desc)
+
+
+def _downloads(pool: ThreadPoolExecutor, source: Any, keys: list, window: int) -> Iterable:
+    """(key, bytes or the reason it failed) in order, at most ``window`` downloads in flight."""
+    for start in range(0, len(keys), window):
+        part = keys[start:start + window]
+        yield from zip(part, pool.map(lambda k: _read(source, k), part))
 
 
 def _read(source: Any, key: str) -> bytes | str:
@@ -290,10 +298,13 @@ def select(
     until: Any = None,
     keys: dict | None = None,
     where: Callable[[pd.DataFrame], Any] | str | None = None,
+    event_ids: Iterable[str] | None = None,
 ) -> ArchivedItems:
     """The items deleted in ``[since, until)``, whose key attributes take one of the given values (``keys``:
-    name -> value or list of values; several names must all match) and that ``where`` keeps: a callable
-    ``frame -> boolean Series`` or a ``DataFrame.query`` string. Returns a new :class:`ArchivedItems`."""
+    name -> value or list of values, numbers compared by value, binary as base64 text; several names must all
+    match), that ``where`` keeps (a callable ``frame -> boolean Series`` or a ``DataFrame.query`` string) and,
+    when given, whose ``event_id`` is in ``event_ids`` (for example the ``event_id`` column of a frame that
+    :func:`helpers.archive_reader.read_archive` loaded and you filtered). Returns a new :class:`ArchivedItems`."""
     frame = items.frame
     mask = pd.Series(True, index=frame.index)
     start, end = utc(since), utc(until)
@@ -304,6 +315,8 @@ def select(
     for name, wanted in (keys or {}).items():
         wanted = wanted if isinstance(wanted, (list, tuple, set)) else [wanted]
         mask &= frame["keys"].map(lambda k, n=name, w=list(wanted): isinstance(k, dict) and n in k and _key_matches(k[n], w))
+    if event_ids is not None:
+        mask &= frame["event_id"].isin(set(event_ids))
     if where is not None:
         try:
             chosen = frame.query(where) if isinstance(where, str) else frame[where(frame)]

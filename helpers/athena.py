@@ -32,6 +32,7 @@ which runs them locally on a folder copy of the bucket (:func:`duckdb_archive_vi
 from __future__ import annotations
 
 import logging
+import os
 import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -150,6 +151,32 @@ def datehour_range(start: datetime, end: datetime, late: timedelta = timedelta(h
 
 
 # ----------------------------------------------------------------------------------------- the catalog
+
+
+TABLE = "items"  # notebook 06's table name
+
+
+def database_name(stack: str, environ: dict[str, str] | None = None) -> str:
+    """Notebook 06's Glue database: ``TTL_ARCHIVE_ATHENA_DATABASE`` when set, else ``<stack>_archive`` with the
+    stack's hyphens as underscores (Glue names take lower-case letters, digits and underscores)."""
+    env = os.environ if environ is None else environ
+    return _check_name(env.get("TTL_ARCHIVE_ATHENA_DATABASE", "").strip() or f"{stack.replace('-', '_')}_archive", "database name")
+
+
+def database_tags(session, database: str) -> dict[str, str] | None:
+    """The Glue database's tags, or None when it does not exist."""
+    glue = session.client("glue")
+    try:
+        glue.get_database(Name=database)
+    except glue.exceptions.EntityNotFoundException:
+        return None
+    return glue.get_tags(ResourceArn=_database_arn(session, database)).get("Tags", {})
+
+
+def table_names(session, database: str) -> list[str]:
+    """The tables in ``database`` (every page)."""
+    pages = session.client("glue").get_paginator("get_tables").paginate(DatabaseName=database)
+    return [t["Name"] for page in pages for t in page.get("TableList", [])]
 
 
 def ensure_database(session, database: str, tags: dict[str, str] | None = None) -> Ensured:

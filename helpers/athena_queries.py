@@ -162,15 +162,18 @@ def run_duckdb(folder: str | Path, queries: list[Query], prefix: str = "archive/
 
 
 def side_by_side(queries: list[Query]) -> Any:
-    """The queries as a table to read: the question, the Athena text and the DuckDB text next to each other, and
-    what differs (a pandas ``Styler`` keeping the SQL's line breaks; Jupyter renders it)."""
+    """The queries as a table to read: per question (the rows), the Athena text and the DuckDB text next to each
+    other and what differs (a pandas ``Styler`` that keeps the SQL's line breaks and wraps long lines)."""
     import pandas as pd
 
     table = pd.DataFrame(
-        [{"question": q.question, "Athena (Trino)": q.athena, "DuckDB (here)": q.duckdb, "difference": q.difference} for q in queries]
+        [{"Athena (Trino)": q.athena, "DuckDB (here)": q.duckdb, "difference": q.difference} for q in queries],
+        index=pd.Index([q.question for q in queries], name="question"),
     )
+    sql = {"white-space": "pre-wrap", "font-family": "monospace", "font-size": "10px", "text-align": "left",
+           "vertical-align": "top", "min-width": "300px", "max-width": "360px"}
     return (
-        table.style.hide(axis="index")
-        .set_properties(subset=["Athena (Trino)", "DuckDB (here)"], **{"white-space": "pre", "font-family": "monospace", "font-size": "11px", "text-align": "left", "vertical-align": "top"})
-        .set_properties(subset=["question", "difference"], **{"text-align": "left", "vertical-align": "top", "max-width": "260px"})
+        table.style.set_properties(subset=["Athena (Trino)", "DuckDB (here)"], **sql)
+        .set_properties(subset=["difference"], **{"text-align": "left", "vertical-align": "top", "font-size": "11px", "max-width": "220px"})
+        .set_table_styles([{"selector": "th.row_heading", "props": "text-align: left; vertical-align: top; max-width: 140px; font-size: 11px;"}])
     )

@@ -9,10 +9,7 @@ it too.
 
 from __future__ import annotations
 
-import gzip
-import os
 from dataclasses import replace
-from pathlib import Path
 from typing import Sequence
 
 import matplotlib.pyplot as plt
@@ -233,38 +230,6 @@ def unverified_report(comparison: cm.Comparison) -> str:
         lines.append("Notes:")
         lines.extend(notes)
     return "\n".join(lines)
-
-
-# --------------------------------------------------------------------------------------------------
-# Optional: inputs from an archive folder
-# --------------------------------------------------------------------------------------------------
-
-def archive_frames_from_folder(folder: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Sizes only, for the cost model: (objects with key/size/last_modified, items with item_size).
-
-    Reads every file under ``folder`` (GZIP or plain, decided by content); an item is one line (part
-    lines of split items are counted as they are). ``helpers.archive_reader`` reads the content itself.
-    """
-    root = Path(folder)
-    objects, items = [], []
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        raw = path.read_bytes()
-        data = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
-        stat = path.stat()
-        objects.append({"key": path.relative_to(root).as_posix(), "size": len(raw),
-                        "last_modified": pd.Timestamp(stat.st_mtime, unit="s", tz="UTC")})
-        items.extend({"item_size": len(line) + 1} for line in data.split(b"\n") if line.strip())
-    return pd.DataFrame(objects, columns=["key", "size", "last_modified"]), pd.DataFrame(items, columns=["item_size"])
-
-
-def archive_stats_from_folder(folder: str | os.PathLike | None) -> cm.ArchiveStats | None:
-    """:func:`cost_model.archive_stats` of a folder, or None when there is no folder or nothing in it."""
-    if not folder or not Path(folder).is_dir():
-        return None
-    objects, items = archive_frames_from_folder(folder)
-    if objects.empty:
-        return None
-    return cm.archive_stats(objects, items)
 
 
 # --------------------------------------------------------------------------------------------------

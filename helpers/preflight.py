@@ -67,6 +67,11 @@ OPERATION_ACTIONS: dict[tuple[str, str], str] = {
                                                  "ListEventSourceMappings", "GetEventSourceMapping", "UpdateEventSourceMapping")},
     **{("cloudwatch", op): f"cloudwatch:{op}" for op in ("PutMetricAlarm", "DescribeAlarms", "ListTagsForResource", "TagResource")},
 }
+# Only with an alarm topic (TTL_ARCHIVE_ALARM_TOPIC or TTL_ARCHIVE_ALARM_EMAIL; helpers.alarm_topic).
+SNS_OPERATION_ACTIONS: dict[tuple[str, str], str] = {
+    ("sns", op): f"sns:{op}" for op in ("ListTopics", "CreateTopic", "ListTagsForResource", "TagResource", "GetTopicAttributes",
+                                        "SetTopicAttributes", "Subscribe", "ListSubscriptionsByTopic")
+}
 # Operations that need no permission: STS GetCallerIdentity works for every caller.
 NO_PERMISSION = {("sts", "GetCallerIdentity")}
 PASS_ROLE_OPERATIONS = (("firehose", "CreateDeliveryStream"), ("firehose", "UpdateDestination"),
@@ -103,7 +108,7 @@ def _resources(settings: Settings, ident: Identity) -> dict[str, str]:
 # Operations whose IAM resource is not the stack's resource of that service: no resource-level permission
 # (only "*" grants them), or a resource whose name is not known before it exists (an event source mapping's UUID).
 _STAR = {("logs", "DescribeLogGroups"), ("lambda", "CreateEventSourceMapping"), ("lambda", "ListEventSourceMappings"),
-         ("lambda", "GetEventSourceMapping"), ("lambda", "UpdateEventSourceMapping"), ("cloudwatch", "DescribeAlarms")}
+         ("lambda", "GetEventSourceMapping"), ("lambda", "UpdateEventSourceMapping"), ("cloudwatch", "DescribeAlarms"), ("sns", "ListTopics")}
 
 
 def deploy_needs(settings: Settings, ident: Identity) -> list[Need]:
@@ -112,7 +117,8 @@ def deploy_needs(settings: Settings, ident: Identity) -> list[Need]:
     settings = settings.with_account(ident.account_id, ident.region)
     arns = _resources(settings, ident)
     by_key: dict[tuple[str, str], list[str]] = {}
-    for (service, op), action in OPERATION_ACTIONS.items():
+    operations = {**OPERATION_ACTIONS, **(SNS_OPERATION_ACTIONS if settings.alarm_topic else {})}
+    for (service, op), action in operations.items():
         if (service, op) in _STAR:
             resources = ["*"]
         elif service == "iam":
@@ -121,6 +127,8 @@ def deploy_needs(settings: Settings, ident: Identity) -> list[Need]:
             resources = [f"{arns['logs']}:log-stream:{iam.FIREHOSE_LOG_STREAM}"]
         elif service == "logs":
             resources = [arns["logs"]] if op == "DescribeLogStreams" else [arns["logs"], arns["logs-lambda"]]
+        elif service == "sns":
+            resources = [f"arn:{ident.partition}:sns:{ident.region}:{ident.account_id}:{settings.alarm_topic_name}"]
         elif service == "cloudwatch":
             resources = [f"arn:{ident.partition}:cloudwatch:{ident.region}:{ident.account_id}:alarm:{s.name}" for s in alarms.alarm_specs(settings)]
         else:

@@ -92,8 +92,8 @@ def parse_note(body: str) -> dict[str, Any]:
         if not isinstance(info.get(key), str) or not info[key]:
             raise ValueError(f"DDBStreamBatchInfo.{key} is missing")
     for key in ("startSequenceNumber", "endSequenceNumber"):
-        if not info[key].isdigit():
-            raise ValueError(f"DDBStreamBatchInfo.{key} {info[key]!r} is not a sequence number")
+        if not (info[key].isascii() and info[key].isdigit() and 21 <= len(info[key]) <= 40):
+            raise ValueError(f"DDBStreamBatchInfo.{key} {info[key]!r} is not a sequence number (21 to 40 digits)")
     if int(info["endSequenceNumber"]) < int(info["startSequenceNumber"]):
         raise ValueError("DDBStreamBatchInfo: endSequenceNumber is before startSequenceNumber")
     return {**info, "condition": ((doc.get("requestContext") or {}).get("condition") or "")}
@@ -396,7 +396,11 @@ def redrive(session: Any, settings: Settings, *, dry_run: bool = False, forget_l
                 except ValueError as err:
                     outcome = NoteOutcome(None, NOT_A_NOTE, message.get("MessageId", ""), reason=f"{err}; left in the queue")
                 else:
-                    outcome = redrive_note(note, streams=streams, firehose=firehose, config=config, dry_run=dry_run, forget_lost=forget_lost)
+                    try:
+                        outcome = redrive_note(note, streams=streams, firehose=firehose, config=config, dry_run=dry_run, forget_lost=forget_lost)
+                    except ClientError as err:  # this note's stream could not be read: keep it, go on with the others
+                        error = err.response.get("Error", {})
+                        outcome = NoteOutcome(note, FAILED, note.message_id, reason=f"the stream could not be read ({error.get('Code')}: {error.get('Message', '')}); run redrive again")
                 if outcome.deleted:
                     sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
                 else:

@@ -31,6 +31,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Callable
 
 from botocore.exceptions import ClientError
@@ -182,9 +183,8 @@ def _key_schema(client: Any, table: str) -> dict:
     return {k["AttributeName"]: types.get(k["AttributeName"], "S") for k in ordered}
 
 
-def _prepare(record: Any, rule: TtlRule, ttl_attribute: str | None, now: float) -> dict:
+def _prepare(record: Any, rule: TtlRule, name: str | None, now: float) -> dict:
     item = dict(record.item)
-    name = ttl_attribute or record.envelope.get("ttl_attribute")
     if name:
         if rule.mode == "remove":
             item.pop(name, None)
@@ -193,12 +193,29 @@ def _prepare(record: Any, rule: TtlRule, ttl_attribute: str | None, now: float) 
     return item
 
 
+def _deleted_at(record: Any) -> datetime:
+    """The deletion time of a record for ordering (records without one first)."""
+    text = record.envelope.get("deleted_at")
+    try:
+        stamp = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    except (AttributeError, TypeError, ValueError):
+        return datetime.min.replace(tzinfo=timezone.utc)
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)
+
+
 def _plan(records: list, schema: dict, rule: TtlRule, ttl_attribute: str | None, now: float, report: RestoreReport) -> list:
     """The items to write, one per key (the most recently deleted version); failures and skips go to the report."""
     by_key: dict = {}
     expired_kept = 0
-    for record in records:
-        item = _prepare(record, rule, ttl_attribute, now)
+    on_key = set()
+    # Oldest deletion first, so that the most recent version of a key is the one kept.
+    for record in sorted(records, key=_deleted_at):
+        name = ttl_attribute or record.envelope.get("ttl_attribute")
+        if name in schema:  # TTL on a key attribute: the value is part of the key and cannot change
+            on_key.add(name)
+            item = _prepare(record, TtlRule("keep"), None, now)
+        else:
+            item = _prepare(record, rule, name, now)
         missing = [f"{n} ({t})" for n, t in schema.items() if set(item.get(n, {})) != {t}]
         if missing:
             report.failed.append(failure_entry(record.keys, record.event_id, "the item has no key attribute " + ", ".join(missing) + f" of table {report.table}"))
@@ -206,16 +223,17 @@ def _plan(records: list, schema: dict, rule: TtlRule, ttl_attribute: str | None,
         key = {n: item[n] for n in schema}
         marker = tuple((n, key_part(item[n])) for n in schema)
         if marker in by_key:
-            report.skipped["superseded"] += 1  # records come oldest deletion first: the later one wins
+            report.skipped["superseded"] += 1  # a later deletion of the same key wins
         by_key[marker] = Planned(item, key, record.event_id)
-        name = ttl_attribute or record.envelope.get("ttl_attribute")
-        if rule.mode == "keep" and name in item and "N" in item[name] and float(item[name]["N"]) <= now:
+        if (rule.mode == "keep" or name in on_key) and name in item and "N" in item[name] and float(item[name]["N"]) <= now:
             expired_kept += 1
+    if on_key and rule.mode != "keep":
+        report.warnings.append(f"the TTL attribute {', '.join(sorted(on_key))} is a key attribute of {report.table}: its value is "
+                               f"part of the key, so --ttl {rule.describe()} cannot apply and the value is kept")
     if expired_kept:
-        report.warnings.append(f"--ttl keep: {expired_kept:,} items keep a TTL in the past; TTL will delete them again "
+        report.warnings.append(f"{expired_kept:,} items keep a TTL in the past; TTL will delete them again "
                                "(within days) and they will be archived a second time")
     return list(by_key.values())
-
 
 
 def restore(

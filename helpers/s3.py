@@ -41,7 +41,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from . import tagging, validation
+from . import retry, tagging, validation
 from .outcome import ALREADY_THERE, CREATED, UPDATED, Ensured
 from .settings import Settings
 from .target import endpoint_of
@@ -233,6 +233,24 @@ def _create(client: Any, bucket: str, region: str) -> None:
     client.get_waiter("bucket_exists").wait(Bucket=bucket, WaiterConfig=_WAITER)
 
 
+UNTAGGED_GRACE_SECONDS = 10.0  # a concurrent deploy of the same stack tags the bucket right after creating it
+
+
+def _tags_once_settled(client: Any, bucket_name: str) -> dict[str, str]:
+    """The bucket's tags. A bucket with none may be one that a concurrent deploy of this stack has just created
+    and not tagged yet: look again for up to :data:`UNTAGGED_GRACE_SECONDS` before answering "no tags"."""
+    def read() -> dict[str, str]:
+        return tagging.from_key_value_list((_get(client.get_bucket_tagging, ("NoSuchTagSet",), Bucket=bucket_name) or {}).get("TagSet"))
+
+    tags = read()
+    if tags:
+        return tags
+    try:
+        return retry.wait_until(read, what=f"tags on S3 bucket {bucket_name}", timeout=UNTAGGED_GRACE_SECONDS, interval=0.5, max_interval=2.0)
+    except TimeoutError:
+        return {}
+
+
 def ensure_bucket(session: boto3.Session, settings: Settings, bucket_name: str, *, tls_policy: bool | None = None) -> Ensured:
     """Make the archive bucket exist in the session's region with the settings in the module docstring.
 
@@ -257,7 +275,7 @@ def ensure_bucket(session: boto3.Session, settings: Settings, bucket_name: str, 
         actual = _region_of(client, bucket_name)
         if actual != region:
             raise BucketSetupError(f"S3 bucket {bucket_name!r} exists in {actual}, not {region}. Use AWS_REGION={actual} or another TTL_ARCHIVE_BUCKET.")
-        tags = tagging.from_key_value_list((_get(client.get_bucket_tagging, ("NoSuchTagSet",), Bucket=bucket_name) or {}).get("TagSet"))
+        tags = _tags_once_settled(client, bucket_name)
         if not tagging.is_ours(tags, settings.stack):
             raise BucketSetupError(
                 f"S3 bucket {bucket_name!r} already exists and was not created by stack {settings.stack!r} (its tags: {tags or 'none'}). "

@@ -138,9 +138,13 @@ class SampleResult:
 
 
 def folder_name(w: Workload) -> str:
-    """A folder name that tells generated archives apart (start, days, items a day, seed, buffer), so
-    changing a parameter writes a new archive beside the old one instead of being refused."""
-    return f"sample-{w.start:%Y%m%d}-{w.days}d-{w.items_per_day}perday-{w.buffer_size_mib}mib-{w.buffer_interval_s}s-seed{w.seed}"
+    """A folder name that tells generated archives apart: the main parameters in words, then a digest of the
+    whole workload (table and key names, lag model, region...), so changing anything, or generating for
+    another stack, writes a new archive beside the old one instead of being refused."""
+    import hashlib
+
+    digest = hashlib.sha256(json.dumps(w.describe(), default=str, sort_keys=True).encode()).hexdigest()[:8]
+    return f"sample-{w.start:%Y%m%d}-{w.days}d-{w.items_per_day}perday-{w.buffer_size_mib}mib-{w.buffer_interval_s}s-seed{w.seed}-{digest}"
 
 
 def manifest_key(prefix: str) -> str:
@@ -168,7 +172,8 @@ def generate(workload: Workload, destination: Destination, *, workers: int | Non
             return SampleResult(**{**found["result"], "action": "already there"})
         raise ValueError(f"{destination} already holds a sample archive of another workload ({key}): choose another folder or prefix")
     if destination.holds_objects(workload.prefix):
-        raise ValueError(f"{destination} already holds objects under {workload.prefix!r}: choose an empty folder or prefix (nothing was written)")
+        raise ValueError(f"{destination} already holds objects under {workload.prefix!r}: choose an empty folder or prefix "
+                         "(nothing was written; an interrupted generation leaves objects without its manifest: delete those yourself)")
     t = timeline(workload)
     stats = {"lines": 0, "split_items": 0, "records": 0, "objects": 0, "raw": 0, "stored": 0}
     names = random.Random(workload.seed)

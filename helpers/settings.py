@@ -350,6 +350,7 @@ PARAMETERS: dict[str, tuple[Any, Rule]] = {
     "LOCAL_FIREHOSE_FLUSH_SECONDS": (1.0, Number(0.05, 3600, inclusive=True)),
     "LOCAL_WORKER_IDLE_SECONDS": (30.0, Number(1, 86400, inclusive=True)),
     "LOCAL_STREAM_RETENTION_SECONDS": (86400.0, Number(1, 7 * 86400, inclusive=True)),
+    "LOCAL_STATE_SAVE_SECONDS": (60.0, Number(0.2, 86400, inclusive=True)),
     "LOCAL_LOG_LEVEL": ("INFO", Choice(("DEBUG", "INFO", "WARNING", "ERROR"), fold=str.upper)),
     "VERIFY_ITEMS": (100, Whole(1, 1_000_000)),
     "VERIFY_FUTURE_ITEMS": (5, Whole(0, 100_000)),
@@ -364,9 +365,10 @@ PARAMETERS: dict[str, tuple[Any, Rule]] = {
     "SAMPLE_BUFFER_INTERVAL_SECONDS": (300, Whole(0, 900)),
     "SAMPLE_TARGET": ("folder", Choice(("folder", "s3"), fold=str.lower)),
     "DELETE_ATHENA_TABLE": (False, Flag()),
+    "COST_FROM_BUCKET": (False, Flag()),  # notebook 07 on the aws target: measure the stack's bucket
 }
 # Read elsewhere with their own parsing (free text, or owned by another module): known, not checked here.
-KNOWN_UNCHECKED = {"PARQUET_PATH", "TEST_PORT", "LOCAL_FUNCTION_ARN", "SAMPLE_FOLDER", "ATHENA_DATABASE"}
+KNOWN_UNCHECKED = {"PARQUET_PATH", "TEST_PORT", "LOCAL_FUNCTION_ARN", "SAMPLE_FOLDER", "ATHENA_DATABASE", "LOCAL_STATE", "LOCAL_STATE_SAVE_SECONDS"}
 KNOWN_PREFIXES = ("COST_",)
 
 

@@ -4,7 +4,9 @@ Only resources tagged ``managed-by: dynamodb-ttl-archive`` **and** ``ttl-archive
 deleted (:func:`helpers.tagging.is_ours`); a resource that merely has the stack's name is reported as
 kept. Order: the function's event source mappings, the function, the stack's CloudWatch alarms (named
 ``<stack>-...``, ``<function>-...`` or ``<failure queue>-...``), the alarm topic (with its subscriptions), the
-failure queue, the function's role, the Firehose stream, the Firehose role, the log groups, the bucket,
+failure queue, the function's role, the Firehose stream, the Firehose role, the log groups, the Glue table
+and then its Glue database (notebook 06's Athena catalog over the archive: the table before the database that
+holds it, both before the bucket they point at; only catalog entries, never the archive's objects), the bucket,
 the table.
 
 Three refusals protect data, and ``force=True`` lifts them:
@@ -36,6 +38,7 @@ from typing import Any, Callable
 from botocore.exceptions import ClientError, WaiterError
 
 from . import alarm_topic as alarm_topic_mod
+from . import athena as athena_mod
 from . import dynamodb as dynamodb_mod
 from . import failure_queue as failure_queue_mod
 from . import firehose as firehose_mod
@@ -44,7 +47,7 @@ from . import lambda_function as lambda_mod
 from . import s3 as s3_mod
 from . import tagging
 from .retry import wait_until
-from .settings import Settings
+from .settings import MANAGED_BY_KEY, MANAGED_BY_VALUE, STACK_TAG_KEY, Settings
 
 LOG = logging.getLogger(__name__)
 
@@ -271,6 +274,42 @@ class _Teardown:
         self.delete_if_ours("log group", name, firehose_mod.log_group_tags(self.session, name), lambda: firehose_mod.delete_log_group(self.session, name),
                             " (Lambda creates its log group untagged when the function logs before it was created)")
 
+    # ---------------------------------------------------------------------------------------- Glue
+    def glue_catalog(self, database: str, table: str) -> None:
+        """Notebook 06's Athena table, then its database: only when the database carries the stack's tags, and
+        the database only when no other table is left in it."""
+        label = f"{database}.{table}"
+        tags = athena_mod.database_tags(self.session, database)
+        if tags is None:
+            self.report.add("Glue table", label, NOT_FOUND)
+            self.report.add("Glue database", database, NOT_FOUND)
+            return
+        if not self.ours(tags):
+            self.report.add("Glue table", label, KEPT, f"its database is {self.not_ours}")
+            self.report.add("Glue database", database, KEPT, self.not_ours)
+            return
+        tables = athena_mod.table_names(self.session, database)
+        entry_only = "the catalog entry only: the archive's objects stay"
+        if table in tables:
+            self.step("Glue table", label, lambda: self.delete("Glue table", label, lambda: athena_mod.delete_table(self.session, database, table), entry_only))
+        else:
+            self.report.add("Glue table", label, NOT_FOUND)
+        others = [t for t in tables if t != table]
+        if others:
+            self.report.add("Glue database", database, KEPT, f"it also holds {', '.join(others)}, which this project did not make")
+        elif self.report.status_of("Glue table")[-1] != FAILED:
+            self.step("Glue database", database, lambda: self._delete_database(database))
+
+    def _delete_database(self, database: str) -> None:
+        if self.dry_run:
+            self.report.add("Glue database", database, WOULD_DELETE)
+            return
+        outcome = athena_mod.delete_database(self.session, database, {MANAGED_BY_KEY: MANAGED_BY_VALUE, STACK_TAG_KEY: self.settings.stack})
+        if outcome.startswith("kept"):
+            self.report.add("Glue database", database, KEPT, outcome.removeprefix("kept: "))
+        else:
+            self.report.add("Glue database", database, DELETED if outcome == "deleted" else NOT_FOUND)
+
     # ---------------------------------------------------------------------------------------- S3
     def bucket(self, name: str) -> None:
         s3 = self.session.client("s3")
@@ -399,6 +438,8 @@ def teardown(
     run.step("IAM role", settings.firehose_role_name, lambda: run.role(settings.firehose_role_name))
     for group in (iam_mod.firehose_log_group_name(settings), iam_mod.lambda_log_group_name(settings)):
         run.step("log group", group, lambda group=group: run.log_group(group))
+    database = athena_mod.database_name(settings.stack)
+    run.step("Glue database", database, lambda: run.glue_catalog(database, athena_mod.TABLE))
     run.step("S3 bucket", settings.bucket_name, lambda: run.bucket(settings.bucket_name))
     run.step("DynamoDB table", settings.table_name, run.table)
     return run.report

@@ -118,3 +118,18 @@ def test_the_digest_set_finds_duplicates_across_calls_and_within_one():
     assert len(seen) == 100 + 1 + sum(range(1, 21)) and len(seen.runs) <= 8
     assert seen.first_seen(["x19-0", "x3-3", "fresh"]) == [False, False, True]
     assert all((high[1:] >= high[:-1]).all() and len(high) == len(low) for high, low in seen.runs)  # each run sorted
+
+
+def test_an_s3_archive_streams_into_the_dataset_too(session, stack, archive, tmp_path):
+    bucket = f"{stack}-archive"
+    s3 = session.client("s3")
+    s3.create_bucket(Bucket=bucket)
+    for path in sorted(p for p in archive.rglob("*") if p.is_file()):
+        s3.put_object(Bucket=bucket, Key=path.relative_to(archive).as_posix(), Body=path.read_bytes())
+
+    export = ar.archive_to_parquet(session, tmp_path / "out", bucket, "archive/", chunk_rows=10, progress=False)
+
+    assert export.rows == 28 and export.source == f"s3://{bucket}/" and len(export.problems) == 1
+    assert ar.read_parquet(export.path)["event_id"].tolist() == ar.read_archive(archive, progress=False).frame["event_id"].tolist()
+    with pytest.raises(ValueError, match="bucket"):
+        ar.archive_to_parquet(session, tmp_path / "other")

@@ -154,11 +154,22 @@ def test_any_names_on_the_fast_path_lose_no_value(items):
 # --------------------------------------------------------------------------- format 2
 
 
+def _untyped(line: str) -> str:
+    """An archiver line of plain values (no ``types``: S, N, BOOL, NULL, M, L only) without its format field."""
+    assert "types" not in json.loads(line) and line.endswith(('"format":1}', '"format":2}')), line
+    return line[: -len(',"format":1}')]
+
+
 def format2(line: str, types: dict | None) -> str:
-    """A format-1 line as format 2: ``types`` (when given) after the item, then ``"format":2``."""
-    assert line.endswith(',"format":1}')
+    """A line as format 2 with the ``types`` tree given (the test's own, for values the test wrote as plain
+    JSON): ``types`` after the item, then ``"format":2``, as docs/archive-format.md says."""
     typed = "" if types is None else ',"types":' + json.dumps(types, separators=(",", ":"))
-    return line[: -len(',"format":1}')] + typed + ',"format":2}'
+    return _untyped(line) + typed + ',"format":2}'
+
+
+def format1(line: str) -> str:
+    """A line as format 1 (what the archiver wrote before format 2)."""
+    return _untyped(line) + ',"format":1}'
 
 
 def test_format_2_lines_read_like_format_1_with_their_types_in_an_envelope_column(tmp_path):
@@ -168,7 +179,7 @@ def test_format_2_lines_read_like_format_1_with_their_types_in_an_envelope_colum
     write(tmp_path, [
         format2(archiver.archive_line(record(0, plain)), None),
         format2(archiver.archive_line(record(1, typed)), types),
-        archiver.archive_line(record(2, plain)),
+        format1(archiver.archive_line(record(2, plain))),
     ], "a")
     write(tmp_path, [format2(archiver.archive_line(record(3, {"types": "an attribute"})), None)], "b")
 
@@ -184,7 +195,7 @@ def test_format_2_lines_read_like_format_1_with_their_types_in_an_envelope_colum
 def test_format_2_part_lines_are_joined_and_an_unknown_format_is_a_problem(tmp_path):
     line = format2(archiver.archive_line(record(0, {"blob": "AAE=", "essay": "ü" * 500})), {"blob": "B"})
     parts = [json.dumps({"part_of": "evt-0", "part": i, "parts": 3, "data": line[i * 400:(i + 1) * 400] if i < 2 else line[800:], "format": 2}) for i in range(3)]
-    future = archiver.archive_line(record(1, {"x": 1})).replace('"format":1}', '"format":3}')
+    future = _untyped(archiver.archive_line(record(1, {"x": 1}))) + ',"format":3}'
     write(tmp_path, [*parts, future])
 
     result = ar.read_archive(tmp_path, progress=False)

@@ -414,23 +414,6 @@ def test_pricing_region_defaults_to_the_deployed_stacks_region(monkeypatch):
         cm.pricing_region(None, target="aws")
 
 
-def test_archive_stats_from_objects_and_items():
-    objects = pd.DataFrame({
-        "key": ["a", "b", "c"], "size": [1000, 2000, 3000],
-        "last_modified": ["2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z", "2026-11-03T00:00:00Z"]})
-    items = pd.DataFrame({"item_size": [4096] * 6})
-    st = cm.archive_stats(objects, items)
-    # 3 objects over 2 days = 1.5 a day; 6000 bytes / 3 = 1.953125 KB; items 4 KB; compression 24576 / 6000
-    assert (st.objects, st.days, st.objects_per_day) == (3, 2.0, 1.5)
-    assert st.mean_object_kb == pytest.approx(2000 / 1024)
-    assert st.mean_item_kb == 4 and st.compression_ratio == pytest.approx(4.096)
-    assert cm.archive_stats(objects).compression_ratio is None
-    with pytest.raises(ValueError, match="missing \\['last_modified'\\]"):
-        cm.archive_stats(objects.drop(columns="last_modified"))
-    with pytest.raises(ValueError, match="negative"):
-        cm.archive_stats(objects.assign(size=[-1, 2, 3]))
-
-
 def test_notebook_numbers_from_the_environment_name_the_variable_when_wrong():
     assert cm.env_number("TTL_ARCHIVE_COST_TABLE_GB", 500, environ={}) == 500
     assert cm.env_number("TTL_ARCHIVE_COST_TABLE_GB", 500, environ={"TTL_ARCHIVE_COST_TABLE_GB": " 12.5 "}) == 12.5

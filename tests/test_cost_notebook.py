@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import matplotlib
@@ -37,7 +38,20 @@ def test_notebook_is_committed_without_outputs_and_follows_the_template():
     assert markdown.count("**How to read it:**") >= 5
 
 
-def test_notebook_runs_headless_without_aws_and_draws_its_charts(tmp_path):
+def _free_port() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return str(s.getsockname()[1])
+
+
+def _printed(out: Path) -> str:
+    nb = nbformat.read(out, as_version=4)
+    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+
+
+def test_notebook_runs_headless_without_aws_and_draws_its_charts(tmp_path, monkeypatch):
+    monkeypatch.delenv("TTL_ARCHIVE_COST_ARCHIVE_DIR", raising=False)
+    monkeypatch.setenv("TTL_ARCHIVE_LOCAL_PORT", _free_port())  # no local AWS runs there: the defaults
     out = run_notebook(NOTEBOOK, output_dir=tmp_path, timeout=120)
     nb = nbformat.read(out, as_version=4)
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
@@ -48,10 +62,35 @@ def test_notebook_runs_headless_without_aws_and_draws_its_charts(tmp_path):
     assert "Pricing region" in text and "Other tables' DynamoDB storage" in text  # the region and free tier, stated
     assert "Totals are the sum of the bills of months 1-36" in text
     assert "NOT COMPUTED" not in text
+    assert "Inputs: the defaults above (no archive measured: the embedded local AWS is not running" in text
     answer = "".join(o.get("data", {}).get("text/markdown", "") for o in outputs)
     assert "Archiving pays" in answer or "Archiving does not pay" in answer  # the answer, computed
     assert "a transition pays for itself from objects of" in answer
     assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)  # the calculator
+
+
+def test_notebook_takes_its_inputs_from_a_folder_archive(tmp_path, monkeypatch):
+    from datetime import date
+
+    from helpers import archive_stats, sample
+    from helpers.sample_output import FolderDestination
+
+    root = tmp_path / "archive-copy"
+    w = sample.Workload(days=1, items_per_day=200, start=date(2026, 10, 1), buffer_interval_s=300, seed=7)
+    sample.generate(w, FolderDestination(root), workers=1)  # the real archiver's lines, GZIP objects
+    measured = archive_stats.archive_inputs(str(root))
+    monkeypatch.setenv("TTL_ARCHIVE_COST_ARCHIVE_DIR", str(root))
+    monkeypatch.setenv("TTL_ARCHIVE_LOCAL_PORT", _free_port())
+    text = _printed(run_notebook(NOTEBOOK, output_dir=tmp_path / "out", timeout=120))
+    assert f"Inputs measured from the folder {root}/archive/ (TTL_ARCHIVE_COST_ARCHIVE_DIR is set):" in text
+    assert f"{measured.objects:,} objects over {measured.days:,.2f} days" in text
+    c = measured.cost_inputs()
+    assert f"item_kb={c['item_kb']}, compression_ratio={c['compression_ratio']}, monthly_growth_gb={c['monthly_growth_gb']}" in text
+    # the measured inputs are the ones in force
+    assert f"In force: item_kb={c['item_kb']:g}, compression_ratio={c['compression_ratio']:g}, monthly_growth_gb={c['monthly_growth_gb']:g}" in text
+    nb = nbformat.read(tmp_path / "out" / NOTEBOOK.name, as_version=4)
+    assert not [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs if o.output_type == "error"]
+    assert "Totals are the sum of the bills of months 1-36" in text
 
 
 def _inputs(**kw) -> cost_model.CostInputs:
@@ -140,17 +179,3 @@ def test_unverified_report_names_borrowed_figures_and_skipped_scenarios():
     assert "NOT COMPUTED: Archive in S3 Standard" in cost_charts.unverified_report(strict)
     table = cost_charts.summary_table(strict)
     assert table.loc["Archive in S3 Standard", "status"].startswith("NOT COMPUTED")
-
-
-def test_archive_stats_from_a_folder_of_gzip_objects(tmp_path):
-    import gzip
-
-    lines = b"".join(b'{"item": "%d"}\n' % i for i in range(100))
-    (tmp_path / "2026" / "11").mkdir(parents=True)
-    (tmp_path / "2026" / "11" / "a.gz").write_bytes(gzip.compress(lines))
-    stats = cost_charts.archive_stats_from_folder(tmp_path)
-    assert stats.objects == 1 and stats.items == 100
-    assert stats.mean_item_kb == pytest.approx(len(lines) / 100 / 1024)
-    assert stats.compression_ratio == pytest.approx(len(lines) / len(gzip.compress(lines)), rel=0.05)
-    assert cost_charts.archive_stats_from_folder(tmp_path / "missing") is None
-    assert cost_charts.archive_stats_from_folder("") is None

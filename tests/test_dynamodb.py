@@ -259,3 +259,21 @@ def test_put_items_gives_up_after_max_attempts_saying_how_many_are_left(session,
     _answer_unprocessed(session, 100)
     with pytest.raises(RuntimeError, match="2 of 5 items were still unprocessed by DynamoDB after 3 attempts"):
         dynamodb.put_items(session, settings.table_name, dynamodb.example_items(settings, 5, expires_in_seconds=3600), max_attempts=3, sleep=lambda _: None)
+
+
+def test_existing_table_ttl_on_a_string_key_is_refused_and_on_a_number_key_allowed(session, stack, caplog):
+    _app_table(session, f"{stack}-orders")
+    refused = Settings(stack=stack, table_name=f"{stack}-orders", ttl_attribute="pk", partition_key="pk", sort_key="sk", existing_table=True)
+    with pytest.raises(dynamodb.TableSetupError, match="'pk' is a key attribute .* of type S, not a Number"):
+        dynamodb.ensure_table(session, refused)
+    assert dynamodb.describe_table_setup(session, f"{stack}-orders")["stream_enabled"] is False  # refused before any change
+    client = session.client("dynamodb")
+    client.create_table(
+        TableName=f"{stack}-events", BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}, {"AttributeName": "timestamp", "AttributeType": "N"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}, {"AttributeName": "timestamp", "KeyType": "RANGE"}],
+    )
+    seed = Settings(stack=stack, table_name=f"{stack}-events", ttl_attribute="timestamp", existing_table=True)
+    assert dynamodb.ensure_table(session, seed).action == "updated"
+    assert dynamodb.describe_table_setup(session, f"{stack}-events")["ttl_attribute"] == "timestamp"
+    assert "TTL is on the key attribute 'timestamp'" in caplog.text

@@ -13,7 +13,7 @@ import json
 import parliament
 import pytest
 
-from helpers import iam
+from helpers import alarm_topic, iam
 from helpers.s3 import tls_only_policy
 from helpers.settings import Settings
 from helpers.target import Identity
@@ -48,6 +48,7 @@ def _policies(partition: str, region: str, kms: bool) -> dict[str, dict]:
         failure_queue_arn=f"arn:{partition}:sqs:{region}:{ACCOUNT}:prod-archive-archiver-failures",
     )
     policies["bucket TLS-only"] = tls_only_policy(settings.with_account(ACCOUNT, region).bucket_name, partition)
+    policies["alarm topic"] = alarm_topic.topic_policy(settings, ident)
     return policies
 
 

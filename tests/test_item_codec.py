@@ -15,24 +15,13 @@ import pytest
 
 from helpers import archiver, item_codec
 from helpers.archive_reader import PartJoiner
+from tests.stream_records import lambda_shape
 
 ARN = "arn:aws:dynamodb:eu-west-1:123456789012:table/orders/stream/2026-11-26T18:00:00.000"
 TTL_IDENTITY = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
 EVERY_BYTE = bytes(range(256))
 
 
-def lambda_shape(av: dict) -> dict:
-    """The client shape (bytes) -> the Lambda event shape (base64 text for B and BS)."""
-    ((kind, value),) = av.items()
-    if kind == "B":
-        return {"B": base64.b64encode(value).decode()}
-    if kind == "BS":
-        return {"BS": [base64.b64encode(v).decode() for v in value]}
-    if kind == "M":
-        return {"M": {k: lambda_shape(v) for k, v in value.items()}}
-    if kind == "L":
-        return {"L": [lambda_shape(v) for v in value]}
-    return av
 
 
 def record_of(item: dict, keys=("id",), event_id="ev-1") -> dict:

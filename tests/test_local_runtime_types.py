@@ -173,7 +173,7 @@ def test_an_error_inside_the_local_trigger_is_counted_shown_and_does_not_stall_t
     assert any(f"set it aside after 3 attempts (sent to {queue_arn})" in line for line in lines), lines
     report = verify.Report(run_id="r", expired_written=1, archived_unique=0, duplicates=0, unexpected=0, missing=1, s3_objects=0, seconds=1.0,
                            local_problems=lines)
-    assert "reports 1 problem(s) of its own" in report.describe()
+    assert f"reports {len(lines)} problem(s) of its own" in report.describe() and f"'{stack}-bad'" in report.describe()
     try:
         report.raise_for_problems()
     except AssertionError as err:

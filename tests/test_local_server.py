@@ -18,13 +18,14 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 def test_status_prints_the_endpoint_and_exits_zero_while_running(local_aws):
     result = _cli("status")
     assert result.returncode == 0
-    assert result.stdout.strip() == local_aws
+    endpoint, state = result.stdout.splitlines()[:2]  # the URL alone on the first line, then one line of state
+    assert endpoint == local_aws and state.startswith("running (pid ")
     assert local_aws.startswith("http://127.0.0.1:")
 
 
 def test_start_finds_the_running_server_instead_of_starting_another(local_aws):
     pid = local.health()["pid"]
-    assert _cli("start").stdout.strip() == local_aws
+    assert _cli("start").stdout.strip() == f"already running: {local_aws}"
     assert local.health()["pid"] == pid
 
 
@@ -50,7 +51,7 @@ def test_status_on_a_port_with_nothing_exits_non_zero():
 
     result = _cli("status", "--port", str(_free_port()))
     assert result.returncode == 1
-    assert "not running" in result.stderr
+    assert "not running" in result.stdout
 
 
 def test_start_stop_and_reset_on_a_second_port():

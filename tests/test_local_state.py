@@ -163,3 +163,69 @@ def test_the_state_folder_is_per_port_under_the_setting_or_the_user_cache_and_of
     assert state_dir(4601) == tmp_path / "mine" / "port-4601"
     monkeypatch.setenv("TTL_ARCHIVE_LOCAL_STATE", "off")
     assert state_dir(4599) is None
+
+
+def test_the_state_gate_waits_for_requests_in_progress_holds_new_ones_and_gives_up_instead_of_deadlocking():
+    import threading
+
+    from helpers.local.runtime.state import Gate
+
+    gate = Gate()
+    gate.acquire_shared()  # a request in progress
+    assert not gate.acquire_exclusive(0.2), "a snapshot waits for it, then gives up"
+    gate.acquire_shared()  # and new requests were not kept out for good
+    gate.release_shared()
+    got: list[bool] = []
+    waiter = threading.Thread(target=lambda: got.append(gate.acquire_exclusive(5)))
+    waiter.start()
+    time.sleep(0.1)
+    entered = threading.Event()
+    newcomer = threading.Thread(target=lambda: (gate.acquire_shared(), entered.set(), gate.release_shared()))
+    newcomer.start()
+    time.sleep(0.1)
+    assert not entered.is_set(), "a new request waits while a snapshot is waiting"
+    gate.release_shared()  # the request in progress ends: the snapshot runs, then the newcomer
+    waiter.join(5)
+    assert got == [True] and not entered.is_set()
+    gate.release_exclusive()
+    newcomer.join(5)
+    assert entered.is_set()
+
+
+def test_the_saver_waits_for_a_quiet_moment_and_under_continuous_change_saves_once_per_interval(tmp_path, monkeypatch):
+    import itertools
+    import threading
+
+    from helpers.local import state_store
+
+    ticks = itertools.count()
+    changing = {"on": True}
+    last = {"value": 0}
+
+    def fingerprint():
+        if changing["on"]:
+            last["value"] = next(ticks)
+        return (last["value"],)
+
+    monkeypatch.setattr(state_store, "change_fingerprint", fingerprint)
+    monkeypatch.setattr(state_store, "POLL_SECONDS", 0.02)
+    monkeypatch.setattr(state_store, "QUIET_SECONDS", 0.2)
+    store = state_store.StateStore(tmp_path)
+    saves: list[float] = []
+
+    def fake_save(**_):
+        saves.append(time.monotonic())
+        store._saved_fingerprint = fingerprint()
+        return True
+
+    monkeypatch.setattr(store, "save", fake_save)
+    worker = threading.Thread(target=store._loop, args=(0.5,), daemon=True)
+    worker.start()
+    time.sleep(1.3)  # changing all the time: one save per 0.5 s interval, not one per poll
+    busy_saves = len(saves)
+    changing["on"] = False
+    time.sleep(0.6)  # quiet: one more save once it has been quiet for 0.2 s, then none
+    store._stop.set()
+    worker.join(2)
+    assert 1 <= busy_saves <= 4, saves  # (saving on every 0.02 s poll would make it dozens)
+    assert len(saves) == busy_saves + 1

@@ -39,6 +39,7 @@ NOT_RECORDED_LOCALLY = {
     "logs:TagLogGroup": "only for a log group that lost one of the stack's tags",
     "logs:TagResource": "only for a log group that lost one of the stack's tags",
     "cloudwatch:TagResource": "only for an alarm that lost one of the stack's tags",
+    "sns:TagResource": "only for a topic that lost one of the stack's tags (CreateTopic with Tags is authorized by it too)",
 }
 
 
@@ -53,7 +54,7 @@ def recorded(local_aws):
         calls.add((model.service_model.service_name, model.name))
 
     key = sess.client("kms").create_key()["KeyMetadata"]["Arn"]
-    settings = Settings(stack=f"f{uuid.uuid4().hex[:8]}", kms_key_arn=key, glacier_class="GLACIER")
+    settings = Settings(stack=f"f{uuid.uuid4().hex[:8]}", kms_key_arn=key, glacier_class="GLACIER", alarm_email="ops@example.com")
     sess.events.register("before-call", hook)
     try:
         deployed = pipeline.ensure_pipeline(sess, settings)
@@ -66,14 +67,16 @@ def recorded(local_aws):
 def test_every_call_of_a_deployment_is_in_the_list(recorded):
     calls, deployed = recorded
     needed = {n.action for n in preflight.deploy_needs(deployed.settings, deployed.identity)}
+    known = {**preflight.OPERATION_ACTIONS, **preflight.SNS_OPERATION_ACTIONS}
     for call in sorted(calls - preflight.NO_PERMISSION):
-        assert call in preflight.OPERATION_ACTIONS, f"{call} is called by the deployment but has no IAM action in preflight"
-        assert preflight.OPERATION_ACTIONS[call] in needed, call
+        assert call in known, f"{call} is called by the deployment but has no IAM action in preflight"
+        assert known[call] in needed, call
 
 
 def test_the_list_holds_nothing_a_deployment_does_not_call_unless_explained(recorded):
     calls, deployed = recorded
-    called = {preflight.OPERATION_ACTIONS[c] for c in calls if c in preflight.OPERATION_ACTIONS}
+    known = {**preflight.OPERATION_ACTIONS, **preflight.SNS_OPERATION_ACTIONS}
+    called = {known[c] for c in calls if c in known}
     listed = {n.action for n in preflight.deploy_needs(deployed.settings, deployed.identity)}
     assert listed - called == set(NOT_RECORDED_LOCALLY), "update NOT_RECORDED_LOCALLY (with the reason) or drop the action"
 
@@ -87,6 +90,16 @@ def test_every_need_names_a_resource_of_this_stack_or_star_where_iam_has_no_reso
     star = {n.action for n in preflight.deploy_needs(settings, USER) if n.resource == "*"}
     assert star == {"logs:DescribeLogGroups", "lambda:CreateEventSourceMapping", "lambda:ListEventSourceMappings",
                     "lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping", "cloudwatch:DescribeAlarms"}
+
+
+def test_sns_actions_only_with_an_alarm_topic():
+    without = {n.action for n in preflight.deploy_needs(Settings(stack="prod-archive"), USER)}
+    with_topic = preflight.deploy_needs(Settings(stack="prod-archive", alarm_topic=True), USER)
+    assert not any(a.startswith("sns:") for a in without)
+    topic = f"arn:aws:sns:us-east-1:{ACCOUNT}:prod-archive-alarms"
+    assert {(n.action, n.resource) for n in with_topic if n.action.startswith("sns:")} == {
+        ("sns:ListTopics", "*"), *((a, topic) for a in ("sns:CreateTopic", "sns:ListTagsForResource", "sns:TagResource", "sns:GetTopicAttributes",
+                                                         "sns:SetTopicAttributes", "sns:Subscribe", "sns:ListSubscriptionsByTopic"))}
 
 
 def test_reading_needs_decrypt_on_the_key_only_when_a_key_is_set():

@@ -62,12 +62,13 @@ def test_redrive_refuses_to_start_without_a_failure_queue(session, stack):
 
 
 def test_parse_note_reads_aws_shape_and_sns_envelopes_and_rejects_the_rest():
-    info = {"shardId": "shardId-1", "startSequenceNumber": "100", "endSequenceNumber": "105", "batchSize": 3,
+    info = {"shardId": "shardId-1", "startSequenceNumber": "1" + "0" * 20, "endSequenceNumber": "1" + "0" * 19 + "5", "batchSize": 3,
             "streamArn": "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/2026"}
     body = json.dumps({"requestContext": {"condition": "RecordAgeExceeded"}, "DDBStreamBatchInfo": info})
     assert redrive.parse_note(body)["condition"] == "RecordAgeExceeded"
     assert redrive.parse_note(json.dumps({"Type": "Notification", "Message": body}))["shardId"] == "shardId-1"
-    for bad, match in (("not json", "not JSON"), (json.dumps({"DDBStreamBatchInfo": {**info, "endSequenceNumber": "99"}}), "before"),
+    for bad, match in (("not json", "not JSON"), (json.dumps({"DDBStreamBatchInfo": {**info, "endSequenceNumber": "9" * 20}}), "not a sequence number"),
+                       (json.dumps({"DDBStreamBatchInfo": {**info, "endSequenceNumber": "09" + "9" * 19}}), "before"),
                        (json.dumps({"DDBStreamBatchInfo": {**info, "shardId": ""}}), "shardId"),
                        (json.dumps({"DDBStreamBatchInfo": {**info, "startSequenceNumber": "x1"}}), "not a sequence number")):
         with pytest.raises(ValueError, match=match):
@@ -214,3 +215,26 @@ def test_a_whole_range_in_the_stream_is_archived_through_the_archiver_and_the_no
 def test_a_note_whose_records_firehose_did_not_take_is_kept():
     outcome = redrive.redrive_note(NOTE, streams=FakeStreams(range(5, 30)), firehose=FakeFirehose(fail=True), config=CONFIG, budget_ms=300)
     assert outcome.status == redrive.FAILED and not outcome.deleted and "run redrive again" in outcome.reason
+
+
+def test_notes_of_a_gone_stream_or_an_unreadable_shard_are_kept_and_the_others_go_on(session, stack, monkeypatch):
+    from botocore.exceptions import ClientError
+
+    settings = Settings(stack=stack)
+    queue = failure_queue.ensure_failure_queue(session, settings).description["QueueUrl"]
+    gone = {"shardId": "shardId-00000001796000000000-abcd0123", "startSequenceNumber": "1" + "0" * 20, "endSequenceNumber": "1" + "0" * 19 + "1", "batchSize": 2,
+            "streamArn": f"arn:aws:dynamodb:us-east-1:123456789012:table/{stack}-no-such-table/stream/2026-11-30T00:00:00.000"}
+    session.client("sqs").send_message(QueueUrl=queue, MessageBody=json.dumps({"requestContext": {"condition": "RecordAgeExceeded"}, "DDBStreamBatchInfo": gone}))
+    report = redrive.redrive(session, settings, wait_seconds=0)
+    (outcome,) = report.outcomes
+    assert outcome.status == redrive.LOST and outcome.missing == 2 and not outcome.deleted and "can no longer be read" in outcome.reason
+
+    def unreadable(streams, note):
+        raise ClientError({"Error": {"Code": "InternalServerError", "Message": "boom"}}, "GetRecords")
+
+    monkeypatch.setattr(redrive, "read_range", unreadable)
+    session.client("sqs").send_message(QueueUrl=queue, MessageBody=json.dumps({"DDBStreamBatchInfo": {**gone, "startSequenceNumber": "2" + "0" * 20, "endSequenceNumber": "2" + "0" * 20, "batchSize": 1}}))
+    report = redrive.redrive(session, settings, wait_seconds=0)
+    assert sorted(o.status for o in report.outcomes) == [redrive.FAILED, redrive.FAILED]
+    assert all("InternalServerError" in o.reason and not o.deleted for o in report.outcomes)
+    assert failure_queue.note_count(session, settings.failure_queue_name) == 2

@@ -24,6 +24,7 @@ from botocore.exceptions import ClientError
 
 from helpers import archived_items, archiver, item_codec, pipeline, restore, target
 from helpers.settings import Settings
+from tests.stream_records import lambda_shape
 
 EVERY_BYTE = bytes(range(256))
 PLAIN_TYPES = {
@@ -88,17 +89,6 @@ def get(client, table: str, key: dict) -> dict:
 # --------------------------------------------------------------------------- archives written by the archiver code
 
 
-def lambda_shape(av: dict) -> dict:
-    ((kind, value),) = av.items()
-    if kind == "B":
-        return {"B": base64.b64encode(value).decode()}
-    if kind == "BS":
-        return {"BS": [base64.b64encode(v).decode() for v in value]}
-    if kind == "M":
-        return {"M": {k: lambda_shape(v) for k, v in value.items()}}
-    if kind == "L":
-        return {"L": [lambda_shape(v) for v in value]}
-    return av
 
 
 def stream_record(item: dict, n: int, table: str = "orders", at: int = 1_764_180_000) -> dict:
@@ -231,6 +221,12 @@ def test_select_by_time_key_and_pandas_filter(sess, folder_archive):
     by_frame = archived_items.select(loaded, where=lambda f: (f["kind"] == "odd") & (f["n"] > 1))
     assert sorted(r.item["id"]["S"] for r in by_frame.records) == ["item-3", "item-5"]
     assert len(archived_items.select(loaded, where="kind == 'even'")) == 3
+    # Rows chosen on the reader's own frame (read_archive) select by event_id.
+    from helpers.archive_reader import read_archive
+
+    theirs = read_archive(str(folder_archive)).frame
+    picked = archived_items.select(loaded, event_ids=theirs.loc[theirs["kind"] == "odd", "event_id"])
+    assert sorted(r.item["id"]["S"] for r in picked.records) == ["item-1", "item-3", "item-5"]
     with pytest.raises(ValueError, match="NAME=VALUE"):
         archived_items.parse_key_filters(["id"])
 
@@ -428,3 +424,16 @@ def test_a_filter_that_cannot_be_applied_is_a_clear_error(sess, folder_archive):
     loaded = archived_items.load(sess, folder=str(folder_archive))
     with pytest.raises(ValueError, match="no_such_column"):
         archived_items.select(loaded, where="no_such_column > 3")
+
+
+def test_ttl_on_a_key_attribute_is_kept_with_a_warning_and_versions_order_by_deletion_time(sess):
+    early = stream_record(item(1, {"v": {"S": "first"}}), 1, at=1_764_180_000)
+    late = stream_record(item(1, {"v": {"S": "second"}}), 2, at=1_764_180_000)
+    late["dynamodb"]["ApproximateCreationDateTime"] = 1_764_180_000.5  # half a second later: ...00.500000Z
+    decoded = [item_codec.decode_record(archiver.archive_line(r, ttl_attribute="timestamp")) for r in (late, early)]
+    ddb = sess.client("dynamodb")
+    table = make_table(ddb, f"ttlkey-{uuid.uuid4().hex[:8]}")
+    report = restore.restore(sess, decoded, table, progress=False)  # --ttl remove asked; timestamp is the sort key
+    assert report.ok and report.restored == 1 and report.skipped == Counter({"superseded": 1})
+    assert any("key attribute" in w for w in report.warnings)
+    assert get(ddb, table, {"id": {"S": "item-1"}, "timestamp": {"N": "1"}})["v"] == {"S": "second"}

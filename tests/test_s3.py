@@ -169,7 +169,8 @@ def test_a_kms_key_of_another_region_is_refused_before_any_call(stack):
         s3.ensure_bucket(NoAws(), settings, f"{stack}-kms")
 
 
-def test_a_bucket_this_stack_did_not_create_is_refused(session, stack):
+def test_a_bucket_this_stack_did_not_create_is_refused(session, stack, monkeypatch):
+    monkeypatch.setattr(s3, "UNTAGGED_GRACE_SECONDS", 1.0)  # an untagged bucket is looked at again for a while: not this long
     bucket = f"{stack}-foreign"
     session.client("s3").create_bucket(Bucket=bucket)
     with recording(session) as calls:
@@ -274,3 +275,20 @@ def test_notebooks_00_01_02_run_top_to_bottom_in_order_and_again_without_change(
     # what the notebooks left behind, seen from outside
     assert dynamodb.describe_table_setup(session, settings.table_name)["tags"] == settings.tags()
     assert s3.describe_bucket_setup(session, settings.bucket_name)["public_access_block"] == ALL_BLOCKED
+
+
+def test_a_bucket_a_concurrent_deploy_of_this_stack_just_created_is_adopted_once_tagged(session, stack):
+    """Two deploys at once: the other one created the bucket and tags it a moment later; this one waits for the tags."""
+    import threading
+
+    bucket = f"{stack}-racing"
+    settings = Settings(stack=stack)
+    session.client("s3").create_bucket(Bucket=bucket)
+    tagger = threading.Timer(1.5, lambda: session.client("s3").put_bucket_tagging(
+        Bucket=bucket, Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in settings.tags().items()]}))
+    tagger.start()
+    try:
+        outcome = s3.ensure_bucket(session, settings, bucket)
+    finally:
+        tagger.join()
+    assert outcome.action != "created"

@@ -203,3 +203,16 @@ def test_a_bucket_destination_on_the_local_aws(session, stack):
     read = archive_reader.read_archive(session, bucket, "sample-archive/", progress=False)
     assert len(read.frame) == 150 and len(read.objects) == result.objects
     assert sample.generate(w, S3Destination(session, bucket), workers=1).action == "already there"
+
+
+def test_the_sample_folder_name_differs_for_another_stacks_workload_and_is_stable_for_the_same():
+    """A learner who runs notebook 06 for two stacks gets two archives side by side, not a refusal."""
+    import dataclasses
+
+    from helpers import sample
+
+    base = sample.Workload(days=1, items_per_day=10, start=date(2026, 1, 1))
+    other = dataclasses.replace(base, table="another-stack-items")
+    assert sample.folder_name(base) == sample.folder_name(dataclasses.replace(base))
+    assert sample.folder_name(base) != sample.folder_name(other)
+    assert sample.folder_name(base).startswith("sample-20260101-1d-10perday-")

@@ -233,3 +233,15 @@ def test_every_notebook_stops_in_its_parameters_cell_and_creates_nothing(noteboo
                 if "parameters" in cell.metadata.get("tags", []):
                     break
     assert _snapshot(session, stack) == []
+
+
+def test_every_ttl_archive_variable_the_code_reads_is_known(caplog):
+    """A variable some module reads must not be reported as a typo (and a new one must be listed in settings)."""
+    import re
+
+    root = Path(__file__).resolve().parent.parent
+    text = "\n".join(p.read_text(errors="replace") for folder in ("helpers", "notebooks") for p in (root / folder).rglob("*") if p.suffix in (".py", ".ipynb"))
+    used = {v for v in re.findall(r"TTL_ARCHIVE_[A-Z0-9_]*[A-Z0-9](?![A-Z0-9_*])", text)}
+    settings_mod._WARNED.clear()
+    Settings.from_env({v: "" for v in used})
+    assert "no setting has that name" not in caplog.text, caplog.text

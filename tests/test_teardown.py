@@ -9,7 +9,9 @@ import zipfile
 import pytest
 from botocore.exceptions import ClientError
 
-from helpers import firehose, iam, tagging
+from datetime import datetime, timezone
+
+from helpers import athena, firehose, iam, tagging
 from helpers.settings import Settings
 from helpers.teardown import DELETED, KEPT, NOT_FOUND, WOULD_DELETE, teardown
 
@@ -30,6 +32,8 @@ ORDER = [
     "IAM role",  # Firehose's
     "log group",
     "log group",
+    "Glue table",  # notebook 06's Athena table, before the database that holds it
+    "Glue database",
     "S3 bucket",
     "DynamoDB table",
 ]
@@ -100,6 +104,10 @@ def build_stack(session, settings: Settings, ident, *, tags: dict[str, str] | No
         EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanOrEqualToThreshold",
         Dimensions=[{"Name": "FunctionName", "Value": settings.function_name}], **({"Tags": kv} if kv else {}),
     )
+    database = athena.database_name(settings.stack)
+    session.client("glue").create_database(DatabaseInput={"Name": database}, **({"Tags": tags} if tags else {}))
+    table_input = athena.table_input(athena.TABLE, settings.bucket_name, settings.archive_prefix, datetime(2026, 11, 1, tzinfo=timezone.utc))
+    athena.ensure_table(session, database, table_input)
     return settings
 
 
@@ -127,6 +135,8 @@ def exists(session, settings: Settings) -> dict[str, bool]:
         "firehose role": ok(lambda: session.client("iam").get_role(RoleName=settings.firehose_role_name)),
         "firehose log group": firehose.log_group_tags(session, iam.firehose_log_group_name(settings)) is not None,
         "lambda log group": firehose.log_group_tags(session, iam.lambda_log_group_name(settings)) is not None,
+        "glue table": ok(lambda: session.client("glue").get_table(DatabaseName=athena.database_name(settings.stack), Name=athena.TABLE)),
+        "glue database": ok(lambda: session.client("glue").get_database(Name=athena.database_name(settings.stack))),
         "bucket": ok(lambda: session.client("s3").head_bucket(Bucket=settings.bucket_name)),
         "table": ok(lambda: session.client("dynamodb").describe_table(TableName=settings.table_name)),
     }
@@ -230,6 +240,8 @@ def test_only_resources_tagged_for_this_stack_are_deleted_even_with_force(sessio
         ("IAM role", ours.firehose_role_name),
         ("log group", iam.firehose_log_group_name(ours)),
         ("log group", iam.lambda_log_group_name(ours)),
+        ("Glue table", f"{athena.database_name(ours.stack)}.{athena.TABLE}"),
+        ("Glue database", athena.database_name(ours.stack)),
         ("S3 bucket", ours.bucket_name),
     ]:
         assert (kind, name) in kept, (kind, name, str(report))
@@ -301,3 +313,56 @@ def test_the_exists_helper_fails_on_an_error_that_is_not_not_found(session, stac
     assert exists(session, settings)["table"] is False  # absent: a real "not found"
     with pytest.raises(ClientError, match="AccessDenied"):
         exists(Broken(session), settings)
+
+
+def test_the_glue_catalog_goes_table_first_and_another_table_keeps_the_database(session, stack, ident):
+    settings = Settings(stack=f"{stack}-a").with_account(ident.account_id, ident.region)
+    database = athena.database_name(settings.stack)
+    assert database == f"{stack}_a_archive"
+    athena.ensure_database(session, database, settings.tags())
+    since = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    athena.ensure_table(session, database, athena.table_input(athena.TABLE, settings.bucket_name, settings.archive_prefix, since))
+    athena.ensure_table(session, database, athena.table_input("mine", settings.bucket_name, settings.archive_prefix, since))
+
+    def glue(report):
+        return [(e.kind, e.status) for e in report.entries if e.kind.startswith("Glue")]
+
+    preview = teardown(session, settings, dry_run=True)
+    assert glue(preview) == [("Glue table", WOULD_DELETE), ("Glue database", KEPT)], str(preview)
+    assert athena.table_names(session, database) == ["items", "mine"]  # the dry run deleted nothing
+    report = teardown(session, settings)
+    assert glue(report) == [("Glue table", DELETED), ("Glue database", KEPT)], str(report)
+    (kept,) = [e for e in report.entries if e.kind == "Glue database"]
+    assert "mine" in kept.reason and "did not make" in kept.reason
+    assert "the archive's objects stay" in [e for e in report.entries if e.kind == "Glue table"][0].reason
+    assert athena.table_names(session, database) == ["mine"]
+
+    session.client("glue").delete_table(DatabaseName=database, Name="mine")
+    preview = teardown(session, settings, dry_run=True)
+    assert glue(preview) == [("Glue table", NOT_FOUND), ("Glue database", WOULD_DELETE)], str(preview)
+    report = teardown(session, settings)
+    assert glue(report) == [("Glue table", NOT_FOUND), ("Glue database", DELETED)], str(report)
+    assert athena.database_tags(session, database) is None
+    assert "| deleted | Glue database |" in report._repr_markdown_()
+
+
+def test_a_glue_database_without_the_stacks_tags_is_kept_with_its_table(session, stack, ident):
+    settings = Settings(stack=f"{stack}-b").with_account(ident.account_id, ident.region)
+    database = athena.database_name(settings.stack)
+    other = Settings(stack=f"{stack}-c").tags()  # tagged, but for another stack
+    athena.ensure_database(session, database, other)
+    athena.ensure_table(session, database, athena.table_input(athena.TABLE, settings.bucket_name, settings.archive_prefix,
+                                                              datetime(2026, 11, 1, tzinfo=timezone.utc)))
+    report = teardown(session, settings, force=True)
+    glue = [e for e in report.entries if e.kind.startswith("Glue")]
+    assert [(e.kind, e.status) for e in glue] == [("Glue table", KEPT), ("Glue database", KEPT)]
+    assert all("not tagged for this stack" in e.reason for e in glue)
+    assert athena.table_names(session, database) == ["items"]
+
+
+def test_the_athena_database_setting_names_the_database_teardown_looks_for(session, stack, ident, monkeypatch):
+    monkeypatch.setenv("TTL_ARCHIVE_ATHENA_DATABASE", f"{stack}_chosen")
+    settings = Settings(stack=stack)
+    athena.ensure_database(session, f"{stack}_chosen", settings.tags())
+    report = teardown(session, settings)
+    assert [(e.kind, e.name, e.status) for e in report.entries if e.kind == "Glue database"] == [("Glue database", f"{stack}_chosen", DELETED)]

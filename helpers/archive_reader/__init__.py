@@ -56,7 +56,7 @@ small objects) on a pool of as many threads as CPUs, and the table is sliced bac
 object's bytes are dropped as soon as they are parsed; rows stay in Arrow until the end, where the
 frame is built one column at a time, releasing each column's Arrow chunks once converted. Memory
 follows the data kept, not every raw byte plus its parsed copy. Objects pyarrow cannot read exactly
-go line by line into per-column lists (see "the fast path" below).
+go line by line into per-column lists (see :mod:`._fast`, "the fast path").
 
 The package, one concern a module
 ---------------------------------

@@ -1,4 +1,5 @@
-"""The public read: :func:`read_archive` (the whole selection into one frame)."""
+"""The public read: :func:`read_archive` (the whole selection into one frame), and the argument checks and
+object selection it shares with :func:`archive_to_parquet`."""
 
 from __future__ import annotations
 
@@ -86,8 +87,8 @@ def read_archive(
     (the first delivery is kept). Downloads run on ``max_workers`` threads, a bounded number of
     objects in flight. ``progress`` shows a tqdm bar (None: when there are 20 objects or more).
 
-    ``engine="auto"`` parses objects with pyarrow where that gives the same values (see "the fast
-    path" below) and line by line otherwise; ``engine="python"`` parses every line with ``json.loads``.
+    ``engine="auto"`` parses objects with pyarrow where that gives the same values (see
+    :mod:`helpers.archive_reader._fast`) and line by line otherwise; ``engine="python"`` parses every line with ``json.loads``.
     Flat columns are identical either way. Nested values differ in form: from the fast path a map
     or list attribute is an Arrow-backed column (``pd.ArrowDtype`` struct/list; a row's value is a
     dict or list, compact in memory), where a map holds the union of the keys its column has in that

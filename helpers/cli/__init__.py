@@ -26,7 +26,7 @@ from typing import Sequence
 from .context import EXIT_CHECK_FAILED, EXIT_COULD_NOT_RUN, EXIT_OK, EXIT_USAGE, Context, CouldNotRun, Result, UsageError
 
 # In the order an operator meets them (``ttl-archive --help`` lists them so).
-COMMANDS: list[str] = ["deploy", "status", "verify", "restore", "redrive", "reconcile", "demo", "destroy", "local", "capacity"]
+COMMANDS: list[str] = ["deploy", "status", "verify", "restore", "redrive", "reconcile", "demo", "sample", "destroy", "local", "capacity"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -45,5 +45,5 @@ def run(args: argparse.Namespace, ctx: Context) -> Result:
         report = reconcile.reconcile(ctx.session(), settings, start=since, end=until, identity=ctx.identity(),
                                      late_delivery=timedelta(hours=args.late_delivery_hours), progress=ctx.progress)
     except FileNotFoundError as err:
-        raise CouldNotRun(f"{err}. Deploy the stack first: ttl-archive deploy") from None
+        raise CouldNotRun(f"{err} (ttl-archive deploy creates it)") from None
     return Result(EXIT_OK if report.ok else EXIT_CHECK_FAILED, {**report.to_dict(), "stack": settings.stack}, report.describe())

@@ -27,7 +27,7 @@ EXAMPLES = """\
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--since", metavar="T", help="items deleted at or after T (ISO 8601, UTC when no zone: 2026-11-01T00:00Z)")
     parser.add_argument("--until", metavar="T", help="items deleted before T")
-    parser.add_argument("--key", metavar="NAME=VALUE", action="append", default=[], help="a key attribute's value (repeatable)")
+    parser.add_argument("--key", metavar="NAME=VALUE", action="append", default=[], help="a key attribute's value (repeatable; numbers match by value, binary keys as base64)")
     parser.add_argument("--where", metavar="QUERY", help="a pandas DataFrame.query on the archive's frame, e.g. \"kind == 'order'\"")
     parser.add_argument("--to-table", metavar="NAME", help="write into this existing table (default: the table the items came from)")
     parser.add_argument("--ttl", default="remove", help="the TTL attribute: remove (default), keep (warns), or +DAYS for a new expiry")

@@ -3,8 +3,8 @@
 Pure functions over :class:`CostInputs` and a :class:`~helpers.pricing.PriceBook`: no AWS calls, no
 global state. One concern per module: ``rules`` (AWS's billing rules as small formulas), ``inputs``
 (inputs and scenarios), ``model`` (one scenario's monthly bill), ``compare`` (several scenarios, break-even,
-sweeps), ``answer`` (the answer in words: break-even object sizes, buffers, the 128 KB default) and
-``archive_stats`` (inputs measured on an archive). Formulas and the month convention (730-hour billing
+sweeps) and ``answer`` (the answer in words: break-even object sizes, buffers, the 128 KB default); inputs
+measured on an archive come from :func:`helpers.archive_stats.archive_inputs`. Formulas and the month convention (730-hour billing
 months, storage prorated by the hour) are in docs/cost-model.md.
 
 Results name every unverified figure they used. With the default ``on_missing="raise"`` a scenario that
@@ -14,7 +14,6 @@ needs a figure missing for its region raises :class:`~helpers.pricing.MissingPri
 
 from ..pricing import MissingPriceError, PriceBook
 from .answer import Answer, answer, break_even_object_kb, buffer_for_object_kb, object_size_curve, object_window_costs
-from .archive_stats import ITEM_SIZE_COLUMNS, ArchiveStats, archive_stats
 from .compare import (Comparison, break_even, buffer_sweep, compare, firehose_record_comparison,
                       lambda_filter_comparison)
 from .inputs import (ARCHIVE_STANDARD, ARCHITECTURES, BASELINE, RETRIEVAL_TIERS, CostInputs, Scenario,
@@ -28,8 +27,8 @@ _RULE_FUNCTIONS = ("billed_object_kb", "billed_storage_days", "check_class", "ch
                    "firehose_objects", "lifecycle_action_days", "object_kb_for_flow", "transition_units",
                    "transitions_allowed")
 __all__ = [
-    "ARCHIVE_STANDARD", "ARCHITECTURES", "Answer", "ArchiveStats", "BASELINE", "COMPONENTS", "Comparison",
-    "CostInputs", "ITEM_SIZE_COLUMNS", "MissingPriceError", "PriceBook", "RETRIEVAL_TIERS", "Scenario", "ScenarioResult", "answer", "archive_stats",
+    "ARCHIVE_STANDARD", "ARCHITECTURES", "Answer", "BASELINE", "COMPONENTS", "Comparison",
+    "CostInputs", "MissingPriceError", "PriceBook", "RETRIEVAL_TIERS", "Scenario", "ScenarioResult", "answer",
     "break_even", "break_even_object_kb", "buffer_for_object_kb", "buffer_sweep", "compare", "compute_scenario",
     "default_scenarios", "env_number", "firehose_record_comparison", "lambda_filter_comparison", "lifecycle_scenario",
     "object_size_curve", "object_window_costs", "pricing_region", "volumes",

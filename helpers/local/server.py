@@ -314,7 +314,7 @@ class _Extensions:
         if path == SHUTDOWN_PATH and environ.get("REQUEST_METHOD") == "POST":
             threading.Thread(target=self.on_shutdown, daemon=True).start()
             return self._json(start_response, {"stopping": True})
-        from . import runtime
+        from . import runtime, state_store
 
         if path == FAULTS_PATH:
             length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -323,6 +323,8 @@ class _Extensions:
             return self._json(start_response, payload, code)
         if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
             runtime.METRICS.add("server.writes")  # the state changed: the saver writes it again
+            name = state_store.signing_name(environ)
+            runtime.METRICS.add(f"server.writes.{name if name in state_store.SIGNING_NAMES else 'unknown'}")
         lock = runtime.dynamodb_request_lock(environ)
         if not _gated(environ):
             return self.moto_app(environ, start_response)

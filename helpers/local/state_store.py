@@ -8,8 +8,11 @@ Moto has no persistence of its own. Mechanism: **pickling moto's backends at a s
   Lambda functions and event source mappings, Firehose streams, SQS queues with their messages, CloudWatch
   alarms, ...), one pickle per service, plus the local runtime's own state: each trigger's checkpoint
   (shard id and next sequence number) and the Firehose records accepted but not yet written to S3.
-* **When**: every ``TTL_ARCHIVE_LOCAL_STATE_SAVE_SECONDS`` (5 s) while something changed, and at ``stop``
-  (after the runtime stopped and Firehose flushed its buffers), from a background thread.
+* **When**: from a background thread, once the state has been quiet for a second after a change (no writing
+  request, no record waiting for a trigger, no invocation running, no Firehose record unwritten), or, while
+  work goes on without a pause, once a change has waited ``TTL_ARCHIVE_LOCAL_STATE_SAVE_SECONDS`` (60 s); and
+  at ``stop`` (after the runtime stopped and Firehose flushed its buffers). A burst of work is not paused
+  again and again: the end-to-end benchmark measures the pipeline with saving on.
 * **Safe point**: the saver takes the state gate exclusively (:class:`.runtime.state.Gate`): requests in
   progress finish, new ones wait while moto's objects are pickled (milliseconds for a learner's state),
   the DynamoDB lock keeps the TTL sweeper and the trigger out, and the Firehose flush holds the gate from
@@ -30,18 +33,20 @@ Moto has no persistence of its own. Mechanism: **pickling moto's backends at a s
 
 from __future__ import annotations
 
-import collections
-import copyreg
-import io
 import json
 import logging
 import os
 import pickle
 import threading
 import time
-import weakref
 from pathlib import Path
 from typing import Any
+
+from .state_changes import SIGNING_NAMES, change_fingerprint, service_fingerprint, signing_name
+from .state_pickle import dumps, moto_minor, moto_version
+
+__all__ = ["SIGNING_NAMES", "StateError", "StateStore", "change_fingerprint", "clear", "describe", "dumps", "service_fingerprint",
+           "signing_name", "state_dir"]
 
 LOG = logging.getLogger(__name__)
 
@@ -52,6 +57,8 @@ FILE_NAME = "state.bin"
 OFF = {"off", "none", "false", "0", "memory"}
 SKIP_SERVICES = {"moto_api"}
 GATE_TIMEOUT_SECONDS = 2.0
+QUIET_SECONDS = 1.0  # save once nothing changed for this long...
+POLL_SECONDS = 0.25
 
 # What each service holds for a learner, and what to re-run when it could not be restored.
 SERVICE_NOTES: dict[str, tuple[str, str]] = {
@@ -98,59 +105,6 @@ def clear(folder: Path | None) -> list[str]:
     return removed
 
 
-# ------------------------------------------------------------------------------------------ pickling moto
-
-
-def _rebuild_weak_values(items: dict[Any, Any]) -> weakref.WeakValueDictionary:
-    return weakref.WeakValueDictionary(items)
-
-
-def _rebuild_defaultdict(factory: Any, items: dict[Any, Any]) -> collections.defaultdict:
-    return collections.defaultdict(factory, items)
-
-
-def _reduce_defaultdict(value: collections.defaultdict) -> tuple[Any, ...]:
-    factory = value.default_factory
-    if factory is not None and getattr(factory, "__name__", "") == "<lambda>":
-        sample = factory()  # moto's ``defaultdict(lambda: {})``: keep the behaviour with a named factory
-        factory = type(sample) if type(sample) in (dict, list, set, int) and not sample else None
-        if factory is None:
-            raise pickle.PicklingError(f"defaultdict with an unnamed factory returning {sample!r}")
-    return _rebuild_defaultdict, (factory, dict(value))
-
-
-def _new(kind: Any) -> Any:
-    return kind()
-
-
-_LOCK_TYPES = (type(threading.Lock()), type(threading.RLock()))
-DISPATCH = copyreg.dispatch_table.copy()
-for _lock_type in _LOCK_TYPES:
-    DISPATCH[_lock_type] = lambda lock, _t=_lock_type: (_new, (threading.Lock if _t is _LOCK_TYPES[0] else threading.RLock,))
-DISPATCH[threading.Condition] = lambda cond: (_new, (threading.Condition,))
-DISPATCH[weakref.WeakValueDictionary] = lambda wvd: (_rebuild_weak_values, (dict(wvd.items()),))
-DISPATCH[collections.defaultdict] = _reduce_defaultdict
-
-
-def dumps(value: Any) -> bytes:
-    """Pickle moto objects: locks and conditions come back new, weak maps and lambda defaultdicts are rebuilt."""
-    buffer = io.BytesIO()
-    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
-    pickler.dispatch_table = DISPATCH
-    pickler.dump(value)
-    return buffer.getvalue()
-
-
-def _moto_version() -> str:
-    import moto
-
-    return moto.__version__
-
-
-def _minor(version: str) -> str:
-    return ".".join(version.split(".")[:2])
-
-
 # ------------------------------------------------------------------------------------------ the store
 
 
@@ -165,7 +119,10 @@ class StateStore:
         self.last_saved_at: float | None = None
         self.last_save_seconds: float | None = None
         self.last_bytes = 0
+        self.last_pause_seconds: float | None = None  # how long the last save held requests back
+        self.pause_seconds_total = 0.0
         self._saved_fingerprint: Any = None
+        self._blobs: dict[str, tuple[Any, bytes]] = {}  # service -> (its change marks, its last pickle)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._save_lock = threading.Lock()
@@ -180,6 +137,7 @@ class StateStore:
 
         if not GATE.acquire_exclusive(gate_timeout):
             return None
+        paused = time.monotonic()
         try:
             with DYNAMODB_LOCK:
                 fingerprint = change_fingerprint()
@@ -188,14 +146,22 @@ class StateStore:
                     name = backend_dict.service_name
                     if name in SKIP_SERVICES:
                         continue
+                    mark = service_fingerprint(name)
+                    cached = self._blobs.get(name)
+                    if cached is not None and cached[0] == mark:
+                        services[name] = cached[1]  # unchanged since the last save: not pickled again
+                        continue
                     try:
                         services[name] = dumps({account: dict(regions) for account, regions in backend_dict.items()})
+                        self._blobs[name] = (mark, services[name])
                     except Exception as err:  # noqa: BLE001 - save the rest; say which service is not kept
                         PROBLEMS.report("state", f"save:{name}", f"the local AWS cannot save {name}; it will not survive a restart", err)
                 runtime = dumps({"positions": TRIGGER.positions(), "buffers": DELIVERY.buffers()})
         finally:
             GATE.release_exclusive()
-        header = {"format": FORMAT_VERSION, "moto": _moto_version(), "saved_at": time.time(),
+            self.last_pause_seconds = round(time.monotonic() - paused, 4)
+            self.pause_seconds_total += self.last_pause_seconds
+        header = {"format": FORMAT_VERSION, "moto": moto_version(), "saved_at": time.time(),
                   "services": {name: len(blob) for name, blob in sorted(services.items())}, "runtime": len(runtime)}
         self._pending_fingerprint = fingerprint
         return header, pickle.dumps({"services": services, "runtime": runtime}, protocol=pickle.HIGHEST_PROTOCOL)
@@ -245,9 +211,25 @@ class StateStore:
         self._thread.start()
 
     def _loop(self, interval: float) -> None:
+        """Save once the state has been quiet for QUIET_SECONDS after a change, or, under continuous activity,
+        once a change has waited ``interval`` seconds: a burst of work (the pipeline archiving thousands of
+        items) is not paused again and again, and a quiet server's disk copy is at most a second behind."""
+        from . import runtime
         from .runtime.state import PROBLEMS
 
-        while not self._stop.wait(interval):
+        seen, changed_at, unsaved_since = None, 0.0, None
+        while not self._stop.wait(POLL_SECONDS):
+            now = time.monotonic()
+            current = change_fingerprint()
+            if current == self._saved_fingerprint:
+                unsaved_since = None
+                continue
+            if current != seen or runtime.busy():
+                seen, changed_at = current, now  # still changing, or work in progress: not a quiet moment yet
+            unsaved_since = unsaved_since or now
+            if now - changed_at < QUIET_SECONDS and now - unsaved_since < interval:
+                continue
+            unsaved_since = None  # what changes from now on waits for the next quiet moment (or interval)
             try:
                 self.save()
                 PROBLEMS.resolve("state", "save")
@@ -271,6 +253,7 @@ class StateStore:
         """``reset``: empty the state folder; the next save writes the (empty) state again."""
         with self._save_lock:
             self._saved_fingerprint = None
+            self._blobs.clear()
             removed = clear(self.folder)
         self.report = {"restored": False, "note": "reset: every resource removed, the saved state emptied"}
         return removed
@@ -289,8 +272,8 @@ class StateStore:
                     raise StateError("its header is damaged") from None
                 if not isinstance(header, dict) or header.get("format") != FORMAT_VERSION:
                     raise StateError(f"it has format {header.get('format') if isinstance(header, dict) else '?'}; this version reads format {FORMAT_VERSION}")
-                if _minor(str(header.get("moto", ""))) != _minor(_moto_version()):
-                    raise StateError(f"it was written with moto {header.get('moto')}; this server runs moto {_moto_version()}")
+                if moto_minor(str(header.get("moto", ""))) != moto_minor(moto_version()):
+                    raise StateError(f"it was written with moto {header.get('moto')}; this server runs moto {moto_version()}")
                 try:
                     body = pickle.loads(stream.read())
                 except Exception as err:  # noqa: BLE001 - any damage in the pickle
@@ -367,7 +350,8 @@ class StateStore:
 
     def status(self) -> dict[str, Any]:
         return {"folder": str(self.folder) if self.folder else None, "saves": self.saves, "last_saved_at": self.last_saved_at,
-                "last_save_seconds": self.last_save_seconds, "last_bytes": self.last_bytes, "restore": self.report}
+                "last_save_seconds": self.last_save_seconds, "last_pause_seconds": self.last_pause_seconds,
+                "pause_seconds_total": round(self.pause_seconds_total, 4), "last_bytes": self.last_bytes, "restore": self.report}
 
 
 def _install(service: str, accounts: dict[str, dict[str, Any]]) -> None:
@@ -379,14 +363,6 @@ def _install(service: str, accounts: dict[str, dict[str, Any]]) -> None:
         per_account = backend_dict[account]
         for region, backend in regions.items():
             dict.__setitem__(per_account, region, backend)
-
-
-def change_fingerprint() -> tuple[int, ...]:
-    """Changes since start: writing requests and the runtime's own work (a new value means: save again)."""
-    from .runtime.state import METRICS
-
-    return tuple(METRICS.get(name) for name in ("server.writes", "ttl.items_deleted", "trigger.records_processed", "trigger.records_filtered_out",
-                                                "trigger.records_discarded", "trigger.records_set_aside", "firehose.objects_written"))
 
 
 def describe(report: dict[str, Any]) -> list[str]:

@@ -78,6 +78,12 @@ def status() -> dict[str, Any]:
     return report
 
 
+def busy() -> bool:
+    """True while the runtime has work in progress: records waiting for a trigger, invocations running,
+    Firehose records not yet written to S3 (the state saver saves in the quiet moments between)."""
+    return TRIGGER.busy() or POOL.busy() or DELIVERY.busy()
+
+
 def problems() -> list[dict[str, Any]]:
     """Errors inside the runtime itself (see ``state.Problems``), oldest first."""
     return PROBLEMS.snapshot()

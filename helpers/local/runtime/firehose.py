@@ -259,6 +259,10 @@ class FirehoseDelivery:
                     del self._buffers[key]
             return sum(1 for key, buffer in due if self._write(key, buffer))
 
+    def busy(self) -> bool:
+        with self._lock:
+            return bool(self._buffers)
+
     def buffers(self) -> dict[tuple[str, str, str, str], Buffer]:
         """The records accepted but not yet written to S3 (saved with the local state)."""
         with self._lock:

@@ -270,6 +270,10 @@ class WorkerPool:
             shutil.rmtree(self._code_dir, ignore_errors=True)
             self._code_dir = None
 
+    def busy(self) -> bool:
+        with self._lock:
+            return bool(self._busy)
+
     def status(self) -> dict[str, Any]:
         with self._lock:
             idle = sum(len(v) for v in self._idle.values())

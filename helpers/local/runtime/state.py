@@ -10,7 +10,8 @@ Settings (read when the server process starts; set them before ``python -m helpe
 ``TTL_ARCHIVE_LOCAL_FIREHOSE_FLUSH_SECONDS``  longest time a Firehose buffer waits locally (default 1; AWS waits the stream's IntervalInSeconds)
 ``TTL_ARCHIVE_LOCAL_WORKER_IDLE_SECONDS``     a warm Lambda worker idle this long is stopped (default 30)
 ``TTL_ARCHIVE_LOCAL_STREAM_RETENTION_SECONDS`` stream records older than this are trimmed (default 86400, AWS's 24 hours)
-``TTL_ARCHIVE_LOCAL_STATE_SAVE_SECONDS``      at most this long between saves of the state to disk, when it changed (default 5)
+``TTL_ARCHIVE_LOCAL_STATE_SAVE_SECONDS``      under continuous activity, a change waits at most this long to be saved to disk
+                                              (default 60; otherwise the state is saved one second after it stops changing)
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class Settings:
         self.firehose_flush_seconds = _float_env("TTL_ARCHIVE_LOCAL_FIREHOSE_FLUSH_SECONDS", 1.0, 0.05)
         self.worker_idle_seconds = _float_env("TTL_ARCHIVE_LOCAL_WORKER_IDLE_SECONDS", 30.0, 1.0)
         self.stream_retention_seconds = _float_env("TTL_ARCHIVE_LOCAL_STREAM_RETENTION_SECONDS", 86400.0, 1.0)
-        self.state_save_seconds = _float_env("TTL_ARCHIVE_LOCAL_STATE_SAVE_SECONDS", 5.0, 0.2)
+        self.state_save_seconds = _float_env("TTL_ARCHIVE_LOCAL_STATE_SAVE_SECONDS", 60.0, 0.2)
 
     def as_dict(self) -> dict[str, float]:
         return dict(self.__dict__)

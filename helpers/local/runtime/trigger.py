@@ -170,6 +170,7 @@ class MappingPoller:
         self.shard_id: str | None = None
         self._window_started: float | None = None
         self._failing = False
+        self.caught_up = True  # False while records wait behind the checkpoint
         self._record_errors: dict[int, int] = {}  # sequence number -> attempts, for records the runtime could not prepare
         self.thread = threading.Thread(target=self._run, name=f"esm-{uuid_[:8]}", daemon=True)
 
@@ -220,6 +221,7 @@ class MappingPoller:
             self.position = max(self.position, shard.starting_sequence_number)  # trimmed records are gone
             index = self.position - shard.starting_sequence_number
             raws = [r.record for r in shard.items[index : index + max(READ_LIMIT, cfg.batch_size * cfg.parallelization)]]
+        self.caught_up = not raws
         if not raws:
             self._window_started = None
             return False
@@ -504,6 +506,11 @@ class StreamTrigger:
         with self._lock:
             found = {k: (p.shard_id, p.position) for k, p in self._pollers.items() if p.position is not None}
             return {**self._seeds, **found}
+
+    def busy(self) -> bool:
+        """True while some mapping has records left to read (the state saver waits for a quiet moment)."""
+        with self._lock:
+            return any(p.thread.is_alive() and not p.caught_up for p in self._pollers.values())
 
     def seed(self, positions: dict[tuple[str, str, str], tuple[str | None, int]]) -> None:
         """Resume mappings from saved checkpoints (before :meth:`start`)."""
