@@ -15,10 +15,10 @@ from helpers import athena, firehose, iam, tagging
 from helpers.settings import Settings
 from helpers.teardown import DELETED, KEPT, NOT_FOUND, WOULD_DELETE, teardown
 
-# The error codes AWS answers for a resource that does not exist (Lambda and DynamoDB, IAM, S3's HEAD, SQS).
+# The error codes AWS answers for a resource that does not exist (Lambda and DynamoDB, IAM, S3's HEAD, SQS, Glue).
 NOT_FOUND_CODES = frozenset({
     "ResourceNotFoundException", "NoSuchEntity", "404", "NoSuchBucket",
-    "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist",
+    "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "EntityNotFoundException",
 })
 
 ORDER = [
