@@ -254,7 +254,9 @@ def test_records_older_than_the_maximum_age_are_discarded_with_record_age_exceed
     [message] = _messages(session, url, 1)
     assert message["requestContext"]["condition"] == "RecordAgeExceeded"
     assert message["DDBStreamBatchInfo"]["batchSize"] == 1
-    assert len(spy_calls(session, bucket)) >= 1
+    # How many retries fit in the 3 s depends on timing; what must hold: the function saw only this record.
+    calls = spy_calls(session, bucket)
+    assert calls and _ids(calls) == [["old"]] * len(calls)
 
 
 def test_an_invalid_filter_pattern_matches_nothing_and_a_valid_one_still_matches():
