@@ -366,3 +366,20 @@ def test_the_athena_database_setting_names_the_database_teardown_looks_for(sessi
     athena.ensure_database(session, f"{stack}_chosen", settings.tags())
     report = teardown(session, settings)
     assert [(e.kind, e.name, e.status) for e in report.entries if e.kind == "Glue database"] == [("Glue database", f"{stack}_chosen", DELETED)]
+
+
+def test_a_table_still_holding_items_is_kept_unless_forced(session, stack, ident):
+    """Items whose TTL has not passed are not archived yet: deleting the table would lose them."""
+    import time
+
+    settings = build_stack(session, Settings(stack=stack), ident, tags=Settings(stack=stack).tags())
+    ddb = session.client("dynamodb")
+    ddb.put_item(TableName=settings.table_name, Item={"id": {"S": "not-yet"}, settings.ttl_attribute: {"N": str(int(time.time()) + 86_400)}})
+
+    report = teardown(session, settings)
+    (table,) = [e for e in report.entries if e.kind == "DynamoDB table"]
+    assert table.status == KEPT and "still holds items" in table.reason and "force=True" in table.reason, str(report)
+    assert ddb.get_item(TableName=settings.table_name, Key={"id": {"S": "not-yet"}})["Item"]["id"] == {"S": "not-yet"}
+
+    forced = teardown(session, settings, force=True)
+    assert forced.status_of("DynamoDB table") == [DELETED] and not exists(session, settings)["table"]
