@@ -199,15 +199,16 @@ def report(module: str, seconds: int, got: dict[str, str], ok: dict[str, str]) -
 
 @contextlib.contextmanager
 def local_aws() -> Iterator[None]:
-    """One embedded local AWS for all the test sessions of a run (each mutant runs its own pytest
-    session; tests/conftest.py reuses a server on TTL_ARCHIVE_TEST_PORT and leaves it running)."""
+    """One embedded local AWS for all the test sessions of a module's run (each mutant runs its own
+    pytest session; tests/conftest.py reuses a server on TTL_ARCHIVE_TEST_PORT and leaves it running)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
                        "TTL_ARCHIVE_LOCAL_PORT": str(port), "TTL_ARCHIVE_TEST_PORT": str(port),
                        "TTL_ARCHIVE_LOCAL_STATE": tempfile.mkdtemp(prefix="ttl-archive-mutation-state-")})
-    sys.path.insert(0, str(ROOT))
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
     from helpers.local import server
 
     server.ensure_running(port)
@@ -233,10 +234,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     ok = accepted()
     new: list[str] = []
-    with local_aws():
-        for module in args.modules or list(MODULES):
+    for module in args.modules or list(MODULES):
+        # A fresh local AWS per module: a module's mutants leave resources behind (a broken teardown
+        # deletes nothing), and its quotas (50 Firehose streams) would fail the next module's tests.
+        with local_aws():
             seconds, got = run_module(module, args.sample, args.max_children)
-            new += report(module, seconds, got, ok)
+        new += report(module, seconds, got, ok)
     return 1 if new else 0
 
 
