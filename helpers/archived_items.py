@@ -28,6 +28,7 @@ from typing import Any, Callable, Iterable
 import pandas as pd
 
 from . import archive_reader, item_codec
+from .archive_reader._sources import utc  # the reader's own rule: naive times are UTC
 
 LOG = logging.getLogger(__name__)
 
@@ -58,13 +59,6 @@ class ArchivedItems:
         if self.problems:
             text += f"; {len(self.problems):,} problems (see .problems)"
         return text
-
-
-def utc(value: Any) -> pd.Timestamp | None:
-    if value is None:
-        return None
-    ts = pd.Timestamp(value)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
 def _source(session: Any, bucket: str | None, folder: str | None, workers: int) -> Any:

@@ -43,8 +43,13 @@ def run_notebook(path: Path, output_dir: Path | None = None, timeout: int = DEFA
         finally:
             # nbclient shuts down only kernels it started itself: shut ours down, or it outlives this
             # process and prints "Parent appears to have exited, shutting down."
+            # Not km.shutdown_kernel(): jupyter_client interrupts the kernel first, and a kernel that is still
+            # tidying up (a process pool, say) logs "KeyboardInterrupt caught in kernel". Ask it to shut down,
+            # give it time, and kill it only if it has not exited by then.
             if km.has_kernel:
-                km.shutdown_kernel(now=False)
+                km.request_shutdown()
+                km.finish_shutdown(waittime=15)
+                km.cleanup_resources()
             if output_dir is not None:
                 output_dir.mkdir(parents=True, exist_ok=True)
                 nbformat.write(nb, output_dir / path.name)

@@ -49,7 +49,7 @@ def run(args: argparse.Namespace, ctx: Context) -> Result:
         text += "".join(f"\n{line}" for line in server.state_report(port))  # where the state is kept; what a restart restored or lost
         found = info.get("problems") or []
         if found:
-            text += f"; {len(found)} problem(s) inside its runtime (log: {server.log_path(port)}):"
+            text += f"\n{len(found)} problem(s) inside its runtime (log: {server.log_path(port)}):"
             text += "".join(f"\n  {line}" for line in server.describe_problems(found))
         return Result(EXIT_OK, {"action": "status", "endpoint": url, "running": True, **info}, text)
     if args.action == "stop":
