@@ -76,7 +76,7 @@ def prepare(module: str) -> Path:
     """The module's work folder: fresh copies of the code and tests, its own mutmut configuration."""
     files, tests = MODULES[module]
     work = WORK / module
-    for name in ("helpers", "tests"):
+    for name in ("helpers", "tests", "notebooks"):  # notebooks: tests that run a walkthrough notebook
         if (work / name).exists():
             shutil.rmtree(work / name)
         shutil.copytree(ROOT / name, work / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
@@ -85,6 +85,7 @@ def prepare(module: str) -> Path:
     text += (
         "\n[tool.mutmut]\n"
         'source_paths = ["helpers"]\n'
+        'also_copy = ["notebooks"]\n'
         f"only_mutate = {_toml_list(files)}\n"
         f"pytest_add_cli_args_test_selection = {_toml_list(tests)}\n"
         f"pytest_add_cli_args = {_toml_list(PYTEST_ARGS)}\n"
