@@ -47,7 +47,7 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
                 ["tests/test_restore.py", "tests/test_item_codec.py"]),
     # In-process tests only reach these: the trigger and sweeper that the embedded local AWS runs live in
     # the server's own process, where mutmut's switch does not reach (see docs/architecture.md).
-    "local_runtime": (["helpers/local/runtime/trigger.py", "helpers/local/runtime/sweeper.py"],
+    "local_runtime": (["helpers/local/runtime/trigger.py", "helpers/local/runtime/trigger_config.py", "helpers/local/runtime/sweeper.py"],
                       ["tests/test_local_runtime_trigger.py", "tests/test_local_runtime_ttl.py"]),
 }
 
