@@ -3,28 +3,18 @@ and timing out; after de-duplicating by event id, not one expired item is lost a
 
 from __future__ import annotations
 
-import gzip
 import json
 import time
 from pathlib import Path
 
 from helpers import local
 from tests.test_local_runtime_kit import item, make_bucket, make_function, make_mapping, make_role, make_table, put_items, runtime_status, wait_for
+from tests.stream_records import archived_lines
 
 ARCHIVER = Path(__file__).resolve().parents[1] / "helpers" / "archiver.py"
 TTL_ONLY = {"Filters": [{"Pattern": json.dumps({"userIdentity": {"type": ["Service"], "principalId": ["dynamodb.amazonaws.com"]}})}]}
 
 
-def _archived_lines(session, bucket):
-    s3 = session.client("s3")
-    lines = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        for obj in page.get("Contents", []):
-            body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
-            if body[:2] == b"\x1f\x8b":
-                body = gzip.decompress(body)
-            lines.extend(json.loads(line) for line in body.decode().splitlines() if line)
-    return lines
 
 
 def test_no_item_is_lost_when_firehose_and_the_function_fail_some_of_the_time(session, stack):
@@ -52,7 +42,7 @@ def test_no_item_is_lost_when_firehose_and_the_function_fail_some_of_the_time(se
         session.client("dynamodb").delete_item(TableName=table, Key={"id": {"S": "user-deleted"}})
 
         def archived():
-            keys = {line["keys"]["id"] for line in _archived_lines(session, bucket)}
+            keys = {line["keys"]["id"] for line in archived_lines(session, bucket)}
             return keys if set(expired) <= keys else None
 
         wait_for(archived, "every expired item in the archive", timeout=90, interval=1.0)
@@ -60,7 +50,7 @@ def test_no_item_is_lost_when_firehose_and_the_function_fail_some_of_the_time(se
     finally:
         local.clear_faults()
     time.sleep(1.5)  # let the last buffer flush
-    lines = _archived_lines(session, bucket)
+    lines = archived_lines(session, bucket)
     by_event = {}
     for line in lines:
         by_event.setdefault(line["event_id"], line)

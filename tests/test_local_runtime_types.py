@@ -9,7 +9,6 @@ and the record is set aside after a few attempts instead of stalling the shard.
 from __future__ import annotations
 
 import base64
-import gzip
 import json
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from helpers import local
 from tests.test_local_runtime_kit import item, make_bucket, make_function, make_mapping, make_queue, make_role, make_table, put_items, spy_calls, wait_for
+from tests.stream_records import archived_lines
 
 ARCHIVER = Path(__file__).resolve().parents[1] / "helpers" / "archiver.py"
 TTL_ONLY = {"Filters": [{"Pattern": json.dumps({"userIdentity": {"type": ["Service"], "principalId": ["dynamodb.amazonaws.com"]}})}]}
@@ -99,14 +99,6 @@ def test_binary_and_every_other_type_reach_the_function_with_and_without_the_ttl
     assert [p for p in local.problems() if p.get("stream_arn") == stream] == []
 
 
-def _archived_lines(session, bucket):
-    s3 = session.client("s3")
-    lines = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        for obj in page.get("Contents", []):
-            body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
-            lines.extend(json.loads(line) for line in gzip.decompress(body).decode().splitlines() if line)
-    return lines
 
 
 def test_binary_keys_and_every_type_are_archived_end_to_end_by_the_real_archiver(session, stack):
@@ -133,7 +125,7 @@ def test_binary_keys_and_every_type_are_archived_end_to_end_by_the_real_archiver
     for row in rows:
         ddb.put_item(TableName=table, Item=row)
     expected = {(base64.b64encode(bytes([n, 0, 255])).decode(), n) for n in range(6)}
-    lines = wait_for(lambda: (found := _archived_lines(session, bucket)) and {(x["keys"]["pk"], x["keys"]["sk"]) for x in found} == expected and found,
+    lines = wait_for(lambda: (found := archived_lines(session, bucket)) and {(x["keys"]["pk"], x["keys"]["sk"]) for x in found} == expected and found,
                      "every item in the archive", timeout=30, interval=0.5)
     full = next(x for x in lines if x["keys"]["sk"] == 1)["item"]
     assert full["b"] == base64.b64encode(b"\x00\xffbinary").decode() and full["m"]["nb"] == base64.b64encode(b"\x10").decode()

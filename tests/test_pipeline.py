@@ -4,27 +4,16 @@ archives every expired item."""
 
 from __future__ import annotations
 
-import gzip
-import json
 import threading
 import time
 
-import pytest
 
 from helpers import inventory, pipeline, target, trigger
 from helpers.retry import wait_until
 from helpers.settings import Settings
+from tests.stream_records import archived_lines
 
 
-def _archived_lines(session, bucket: str) -> list[dict]:
-    s3 = session.client("s3")
-    lines = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="archive/"):
-        for obj in page.get("Contents", []):
-            body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
-            text = gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body
-            lines += [json.loads(line) for line in text.decode().splitlines() if line.strip()]
-    return lines
 
 
 def test_two_deploys_at_once_leave_one_trigger(local_aws, stack, monkeypatch):
@@ -134,7 +123,7 @@ def test_ttl_on_the_timestamp_sort_key_archives_every_expired_item(local_aws, st
     bucket = deployed.settings.bucket_name
 
     def all_archived():
-        lines = _archived_lines(sess, bucket)
+        lines = archived_lines(sess, bucket, "archive/")
         return lines if {line["item"]["id"] for line in lines} >= {i["id"] for i in expired} else None
 
     lines = wait_until(all_archived, what="every expired item in the archive", timeout=90, interval=0.5)
