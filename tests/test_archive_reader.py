@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import sys
 import uuid
 from decimal import Decimal
 from pathlib import Path
@@ -585,6 +586,83 @@ def test_objects_that_cannot_be_parsed_together_are_read_one_by_one(tmp_path, ca
     assert fast.frame["code"].tolist() == exact.frame["code"].tolist() and fast.frame["code"].tolist().count(7) == 2
     assert fast.frame["event_id"].tolist() == exact.frame["event_id"].tolist()
     assert fast.frame["object_line"].tolist() == exact.frame["object_line"].tolist()
+
+
+def test_a_long_number_in_one_object_of_a_batch_is_read_exactly_and_the_others_stay_fast(tmp_path, monkeypatch):
+    # Object 4 holds a 17-digit fraction and a 20-digit integer: float64 and int64 would change them.
+    long_ones = {"ratio": {"N": "0.12345678901234567"}, "big": {"N": "12345678901234567890"}}
+    _small_objects(tmp_path, 10, 2, lambda m, i: simple_item(10 * m + i, **(long_ones if m == 4 else {"ratio": {"N": "0.5"}})))
+    exact_calls = []
+    real = _fast.parse_lines
+    monkeypatch.setattr(_fast, "parse_lines", lambda out, *a: exact_calls.append(out.ref.key) or real(out, *a))
+
+    fast = ar.read_archive(tmp_path, max_workers=1)
+    exact = ar.read_archive(tmp_path, max_workers=1, engine="python")
+
+    assert fast.problems == [] and len(fast.frame) == len(exact.frame) == 10 * 2
+    assert len(exact_calls) == 1 and exact_calls[0].endswith("-o004")  # only that object took the exact path
+    ratio = fast.frame["ratio"].tolist()
+    assert ratio == exact.frame["ratio"].tolist() and Decimal("0.12345678901234567") in ratio
+    assert 12345678901234567890 in fast.frame["big"].tolist()
+
+
+@pytest.mark.parametrize("text, found", [
+    (b'{"n":1234567890123456}\n', True),          # 16 digits after a colon
+    (b'{"n":[1,123456789012345.6]}\n', True),     # after a comma, a fraction
+    (b"1234567890123456\n", True),               # at the start of the text
+    (b'{"n":123456789012345}\n', False),         # 15 characters: exact in float64
+    (b'{"s":"x1234567890123456789"}\n', False),   # inside a string, after a letter
+    (b'{"s":"1234567890123456789"}\n', False),    # inside a string, after the quote
+    (b'{"n":-1.5e+300000000000}\n', True),        # sign, exponent: all number characters
+])
+def test_the_long_number_scan_finds_numbers_of_16_characters_outside_strings(text, found):
+    assert _fast._has_long_number(text) is found
+    assert _fast._has_long_number(b'{"a":1}\n' * 3 + text) is found  # after other objects' lines
+
+
+@pytest.mark.parametrize("conflict", [False, True], ids=["same types", "a column of two types"])
+def test_tables_joined_as_they_arrive_give_the_frame_of_the_exact_path(tmp_path, monkeypatch, conflict):
+    # A tiny join size, so the collector joins the fast path's tables while reading (the benchmark's
+    # 100,000 items do at the default) and the frame keeps the joined chunks apart.
+    from helpers.archive_reader import _collect, _columns
+
+    monkeypatch.setattr(_collect, "COMPACT_ROWS", 8)
+    monkeypatch.setattr(_columns, "COMPACT_ROWS", 8)
+    nested = {"address": {"M": {"city": {"S": "Berlin"}}}, "tags": {"SS": ["x", "y"]}, "total": {"N": "12.5"}}
+    code = lambda m: {"N": "7"} if conflict and m == 17 else {"S": f"c{m}"}  # noqa: E731
+    _small_objects(tmp_path, 24, 3, lambda m, i: simple_item(10 * m + i, code=code(m), **nested))
+
+    fast = ar.read_archive(tmp_path, max_workers=1)
+    exact = ar.read_archive(tmp_path, max_workers=1, engine="python")
+
+    assert fast.problems == [] and len(fast.frame) == len(exact.frame) == 24 * 3 - 1
+    if not conflict:
+        assert fast.frame["event_id"].array._pa_array.num_chunks > 1  # joined chunks kept, not copied again
+    flat = [c for c in exact.frame.columns if exact.frame[c].dtype != object]
+    pd.testing.assert_frame_equal(fast.frame[flat], exact.frame[flat])
+    for name in ("keys", "address", "tags", "code"):
+        assert fast.frame[name].tolist() == exact.frame[name].tolist()
+    assert fast.frame["object_line"].tolist() == exact.frame["object_line"].tolist()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread's own CPU priority is a Linux feature")
+def test_parsing_runs_at_a_lower_cpu_priority_than_the_caller(tmp_path, monkeypatch):
+    import os
+    import threading
+
+    from helpers.archive_reader import _download
+
+    _small_objects(tmp_path, 8, 2, lambda m, i: simple_item(10 * m + i))
+    seen = []
+    real = _download.decompress
+    monkeypatch.setattr(_download, "decompress", lambda raw: seen.append((threading.current_thread().name, os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))) or real(raw))
+    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    result = ar.read_archive(tmp_path, max_workers=2)
+
+    assert len(result.frame) == 16 and len(seen) == 8
+    assert all(name.startswith("archive-parser") and priority == min(19, mine + _download.PARSER_NICENESS) for name, priority in seen)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine  # the caller's own thread is untouched
 
 
 def test_deletion_delay_chart_picks_a_readable_unit():

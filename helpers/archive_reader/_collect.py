@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from ._columns import _Columns, assemble
+from ._columns import COMPACT_ROWS, _Columns, assemble
 from ._decode import NAT, Decoded, PartJoiner, record_row
 from ._dedup import IdSet
 from ._results import Problem
@@ -43,6 +43,7 @@ class Collector:
         self.tables: list[Any] = []  # fast-path tables kept, in order
         self.table_keys: list[list[tuple[str, int]]] = []  # per table: (object key, rows) in order
         self.runs: list[list] = []  # per table: [job table, first row, end row] when a run of its rows
+        self.compacted = 0  # tables[:compacted] are joined already (see _compact)
         self.pending = 0
 
     def consume(self, decoded: Decoded, errors_mode: bool) -> None:
@@ -81,7 +82,7 @@ class Collector:
     def take_frame(self) -> pd.DataFrame:
         """The rows kept since the last call as a frame, in object-key and line order; forgets them."""
         # One slice per run of consecutive objects; nothing else may hold the tables (see _arrow_frame).
-        tables = [t if run[0] is None else run[0].slice(run[1], run[2] - run[1]) for t, run in zip(self.tables, self.runs)]
+        tables = [self._table(i) for i in range(len(self.tables))]
         cols, keys = self.cols, self.table_keys
         self._reset()
         return assemble(cols, tables, keys)
@@ -149,6 +150,34 @@ class Collector:
         self.tables.append(table)
         self.table_keys.append([(key, n)])
         self.runs.append([origin[0], origin[1], origin[1] + n] if origin is not None else [None, 0, 0])
+        self._compact()
+
+    def _table(self, i: int) -> Any:
+        """Kept table ``i``: the slice of its job's table for a run, else the table itself."""
+        run = self.runs[i]
+        return self.tables[i] if run[0] is None else run[0].slice(run[1], run[2] - run[1])
+
+    def _compact(self) -> None:
+        """Join the tables kept since the last compaction into one table of one chunk per column once
+        they hold :data:`~._columns.COMPACT_ROWS` rows (all but the last table, whose run may still
+        grow). The frame is then assembled from a few large chunks without joining them again (only the
+        small ones after them are, see :func:`~._columns._few_chunks`), and most of the copying is done
+        while the downloads go on instead of after the last one. Tables Arrow cannot join (a column of different types) are
+        left apart, as the frame's assembly expects."""
+        import pyarrow as pa
+
+        start, stop = self.compacted, len(self.tables) - 1
+        if stop - start < 2 or sum(n for keys in self.table_keys[start:stop] for _, n in keys) < COMPACT_ROWS:
+            return
+        try:
+            joined = pa.concat_tables([self._table(i) for i in range(start, stop)], promote_options="permissive").combine_chunks()
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            self.compacted = stop
+            return
+        self.tables[start:stop] = [joined]
+        self.table_keys[start:stop] = [[run for keys in self.table_keys[start:stop] for run in keys]]
+        self.runs[start:stop] = [[None, 0, 0]]
+        self.compacted = start + 1
 
     def _join_part(self, key: str, line: int, rec: dict) -> tuple[tuple, str, int] | Problem | None:
         """A part line: the joined record's ``(row, key, line of its first part)`` once complete."""

@@ -5,7 +5,9 @@ named by :mod:`._names`' rule, each in the narrowest dtype that holds every valu
 from __future__ import annotations
 
 from array import array
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
+import os
 from typing import Any, Iterable
 
 import numpy as np
@@ -14,6 +16,8 @@ import pandas as pd
 from ._decode import NAT
 from ._names import ENVELOPE_COLUMNS, ENVELOPE_SET, _cache as _names, attribute_name, column_name, is_item_column
 
+COMPACT_ROWS = 32_768  # fast-path rows the collector joins into one table as they come (see _collect)
+CONVERT_THREADS = 4  # threads turning the fast path's Arrow columns into pandas at the end of a read
 CATEGORIES = ("table", "region", "event_source_arn", "ttl_attribute", "object_key")
 
 
@@ -204,7 +208,9 @@ def _arrow_frame(tables: list[Any], keys_of: list[list[tuple[str, int]]]) -> pd.
     attributes = [(f, pa.chunked_array([chunk.field(i) for chunk in item.chunks], type=f.type)) for i, f in enumerate(item.type)]
     del table, item
     data: dict[str, Any] = {}
+    plain: dict[str, Any] = {}  # converted on a few threads below
     for name in ENVELOPE_COLUMNS:
+        data[name] = None  # the frame's column order
         if name == "object_key":
             data[name] = pd.Categorical.from_codes(np.repeat(np.arange(len(runs)), [rows for _, rows in runs]), categories=pd.Index([key for key, _ in runs], dtype="str"))
         elif name not in columns:
@@ -214,12 +220,29 @@ def _arrow_frame(tables: list[Any], keys_of: list[list[tuple[str, int]]]) -> pd.
         elif name == "types":  # a sparse tree: the keys Arrow added for other rows' trees are dropped
             data[name] = _object_array([_without_none(v) for v in columns.pop(name).to_pylist()])
         else:
-            data[name] = _arrow_column(_one_chunk(columns.pop(name)))
-    for i, (f, values) in enumerate(attributes):
-        attributes[i] = (f, None)
-        data[column_name(f.name)] = _arrow_column(_one_chunk(values))
-        del values
+            plain[name] = columns.pop(name)
+    for f, values in attributes:
+        data[column_name(f.name)] = None
+        plain[column_name(f.name)] = values
+    del attributes
+    data.update(_convert(plain))
     return pd.DataFrame(data, index=pd.RangeIndex(n), copy=False)
+
+
+def _convert(columns: dict[str, Any]) -> dict[str, Any]:
+    """Arrow columns -> pandas, on up to :data:`CONVERT_THREADS` threads (joining the chunks, the bulk
+    of the work, releases the GIL). ``columns`` is emptied as it goes: each column's chunks are
+    dropped once it is converted, so the peak is the data plus a column per thread, not the data twice."""
+    names = list(columns)
+
+    def one(name: str) -> Any:
+        return _arrow_column(_few_chunks(columns.pop(name)))
+
+    threads = min(CONVERT_THREADS, os.cpu_count() or 1, len(names))
+    if threads <= 1:
+        return {name: one(name) for name in names}
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="archive-frame") as pool:
+        return dict(zip(names, pool.map(one, names)))
 
 
 def _without_none(value: Any) -> Any:
@@ -231,9 +254,28 @@ def _without_none(value: Any) -> Any:
     return value
 
 
-def _one_chunk(values: Any) -> Any:
-    """A ChunkedArray as one Array (a frame of many small chunks is slow to use)."""
-    return values.chunk(0) if values.num_chunks == 1 else values.combine_chunks()
+def _few_chunks(values: Any) -> Any:
+    """A ChunkedArray with each run of small chunks joined into one (a frame of many small chunks is
+    slow to use); chunks of :data:`COMPACT_ROWS` / 2 rows or more, which the collector joined as they
+    came, are kept as they are: joining them again would copy the data once more for no gain. One
+    chunk left: that Array."""
+    import pyarrow as pa
+
+    if values.num_chunks == 1:
+        return values.chunk(0)
+    out: list[Any] = []
+    small: list[Any] = []
+    for chunk in values.chunks:
+        if len(chunk) < COMPACT_ROWS // 2:
+            small.append(chunk)
+            continue
+        if small:
+            out.append(pa.concat_arrays(small))
+            small = []
+        out.append(chunk)
+    if small:
+        out.append(pa.concat_arrays(small))
+    return out[0] if len(out) == 1 else pa.chunked_array(out, type=values.type)
 
 
 def iter_items(frame: pd.DataFrame) -> Iterable[dict[str, Any]]:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ._results import Problem
-from ._sources import ObjectRef, ReadFailed
+from ._sources import ObjectRef
 
 LOG = logging.getLogger(__name__)
 
@@ -199,21 +199,6 @@ def error_row(rec: dict) -> tuple:
         event_id,
         raw_len,
     )
-
-
-def fetch(source: Any, ref: ObjectRef) -> tuple[Decoded, bytes | None, str | None]:
-    """Download and decompress one object: (result so far, text or None when it failed, damage)."""
-    out = Decoded(ref)
-    try:
-        raw = source.read(ref.key)
-    except ReadFailed as err:
-        out.problems.append(Problem(ref.key, None, str(err)))
-        out.failed = True
-        return out, None, None
-    text, out.compressed, damage = decompress(raw)
-    del raw
-    out.decompressed_bytes = len(text)
-    return out, text, damage
 
 
 def parse_lines(out: Decoded, text: bytes, damage: str | None, errors_mode: bool) -> None:

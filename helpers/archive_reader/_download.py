@@ -1,68 +1,125 @@
 """Downloads in parallel: the objects cut into jobs of consecutive objects, at most a window of jobs in
-flight on the download threads, pyarrow parsing on a pool of as many threads as CPUs."""
+flight on the download threads; decompressing and parsing on a pool of as many threads as CPUs, at a
+lower CPU priority than the downloads."""
 
 from __future__ import annotations
 
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import islice
 import logging
 import os
+import sys
+import threading
 from typing import Any, Iterator
 
 from . import _fast
-from ._decode import Decoded, fetch, parse_lines
+from ._decode import Decoded, decompress, parse_lines
 from ._results import Problem
-from ._sources import ObjectRef
+from ._sources import ObjectRef, ReadFailed
 
 LOG = logging.getLogger(__name__)
 
 DEFAULT_WORKERS = 8
 PROGRESS_MIN_OBJECTS = 20  # progress bar from this many objects on (progress=None)
 JOB_STORED_BYTES = 256 * 1024  # a thread-pool job reads consecutive objects up to this many stored bytes
+PARSER_NICENESS = 10  # the parser threads' CPU priority below the caller's (Linux; 0: the same)
 
 
-def read_objects(source: Any, refs: tuple[ObjectRef, ...], errors_mode: bool, fast: bool, parser: ThreadPoolExecutor | None = None) -> tuple[list[Any], Any]:
-    """Download, decompress and parse consecutive objects (one job of the thread pool): one
-    :class:`~._decode.Decoded` per object, in order, or the unexpected exception that object raised;
-    and the future of their pyarrow parse when it runs on ``parser`` (None when done): the download
-    thread goes on with the next job meanwhile, the consumer waits for it.
+def download(source: Any, refs: tuple[ObjectRef, ...]) -> list[tuple[Decoded, Any]]:
+    """Download consecutive objects (one job, on a download thread): ``(result so far, stored bytes)``
+    per object, in order; the bytes are None when the read failed (the problem is in the result) and
+    an unexpected exception takes their place when the read raised one."""
+    out: list[tuple[Decoded, Any]] = []
+    for ref in refs:
+        decoded = Decoded(ref)
+        try:
+            raw: Any = source.read(ref.key)
+        except ReadFailed as err:
+            decoded.problems.append(Problem(ref.key, None, str(err)))
+            decoded.failed = True
+            raw = None
+        except Exception as err:  # noqa: BLE001 - reported as a Problem by the caller, never a crash
+            raw = err
+        out.append((decoded, raw))
+    return out
+
+
+def decode(downloaded: list[tuple[Decoded, Any]], errors_mode: bool, fast: bool) -> list[Any]:
+    """Decompress and parse one job's objects (on the parser pool): one :class:`~._decode.Decoded`
+    per object, in order, or the unexpected exception that object raised.
 
     With ``fast``, the objects pyarrow may read are parsed in ONE ``read_json`` call over their
     concatenated text (each ends with a newline, so lines stay whole) and the table is sliced back
     per object: pyarrow's cost per call is large next to a small object (about half of the parse
     time for 100 KB objects). When the joined text is declined (one object with a type the others
     lack a common form for, a blank line...), each object is tried on its own, then line by line.
-    ``parser``: the pool that runs pyarrow (as many threads as CPUs; pyarrow's allocator keeps memory
-    per thread, so parsing on every download thread would hold several times the memory for no gain).
     """
+    _lower_priority()
     results: list[Any] = []
     batch: list[tuple[Decoded, bytes]] = []
-    for ref in refs:
+    for out, raw in downloaded:
+        if isinstance(raw, BaseException):
+            results.append(raw)
+            continue
         try:
-            out, text, damage = fetch(source, ref)
-            if text is not None:
+            if raw is not None:
+                text, out.compressed, damage = decompress(raw)
+                out.decompressed_bytes = len(text)
                 if fast and not errors_mode and not damage and _fast.fast_eligible(text):
                     batch.append((out, text))
                 else:
                     parse_lines(out, text, damage, errors_mode)
-            del text
+                del text
         except Exception as err:  # noqa: BLE001 - reported as a Problem by the caller, never a crash
             results.append(err)
         else:
             results.append(out)
-    if batch and parser is not None:
-        return results, parser.submit(_fast.parse_batch, batch)
+    del downloaded
     if batch:
         _fast.parse_batch(batch)
-    return results, None
+    return results
+
+
+def read_objects(source: Any, refs: tuple[ObjectRef, ...], errors_mode: bool, fast: bool, parser: ThreadPoolExecutor | None = None) -> Any:
+    """Download one job's objects, then decode them: the list :func:`decode` returns, or its future
+    when ``parser`` runs it (the download thread goes on with the next job meanwhile).
+
+    Download threads only download, as the download floor does; decompressing and parsing run on the
+    parser pool (as many threads as CPUs; pyarrow's allocator keeps memory per thread, so parsing on
+    every download thread would hold several times the memory for no gain) at a lower CPU priority,
+    so they fill the time the downloads leave and never hold back the next request: on a machine
+    where the server shares the cores (the embedded local AWS) that keeps the reader near the floor.
+    """
+    downloaded = download(source, refs)
+    if parser is not None:
+        return parser.submit(decode, downloaded, errors_mode, fast)
+    return decode(downloaded, errors_mode, fast)
+
+
+_PRIORITY = threading.local()
+
+
+def _lower_priority() -> None:
+    """Lower this thread's CPU priority by :data:`PARSER_NICENESS` once (Linux, where a thread's id is
+    a scheduling entity of its own; elsewhere nothing): parsing then yields to the downloads."""
+    if getattr(_PRIORITY, "done", False):
+        return
+    _PRIORITY.done = True
+    if not PARSER_NICENESS or not sys.platform.startswith("linux"):
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + PARSER_NICENESS))
+    except OSError as err:  # a sandbox may forbid it: parsing then runs at the usual priority
+        LOG.debug("could not lower the parser thread's priority: %s", err)
 
 
 def jobs(refs: list[ObjectRef], errors_mode: bool, workers: int) -> list[tuple[tuple[ObjectRef, ...], bool]]:
     """The objects in key order, cut into jobs of consecutive objects for the thread pool.
 
     A job holds at most :data:`JOB_STORED_BYTES` of stored data (so several small objects share one
-    pyarrow call, see :func:`read_objects`) and at most a quarter of an even share per worker (so
+    pyarrow call, see :func:`decode`) and at most a quarter of an even share per worker (so
     every worker has work: a few objects, or a few large ones, are one object per job).
     """
     if errors_mode:
@@ -93,9 +150,9 @@ def bounded_map(pool: ThreadPoolExecutor, jobs: list[tuple[tuple[ObjectRef, ...]
         if nxt is not None:
             futures.append(pool.submit(read_objects, src, nxt[0], nxt[1], fast, parser))
         try:
-            results, parsing = fut.result()
-            if parsing is not None:
-                parsing.result()
+            results = fut.result()
+            if isinstance(results, Future):
+                results = results.result()
         except Exception as err:  # noqa: BLE001 - reported as a Problem by the caller, never a crash
             yield err
         else:
@@ -117,6 +174,10 @@ def decoded_objects(src: Any, refs: list[ObjectRef], error_refs: list[ObjectRef]
 
         bar = tqdm(total=total, unit="obj", desc=f"reading {src}")
     parse_threads = max(1, min(workers, os.cpu_count() or 1))
+    if fast:
+        import pyarrow as pa
+
+        pa.cpu_count()  # creates pyarrow's own thread pool now, so it does not inherit a parser's lower priority
     try:
         # The parser pool is shut down last: a download thread may still be waiting on it.
         with ThreadPoolExecutor(max_workers=parse_threads, thread_name_prefix="archive-parser") as parser, \

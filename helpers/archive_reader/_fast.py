@@ -24,28 +24,29 @@ LOG = logging.getLogger(__name__)
 
 
 def parse_batch(batch: list[tuple[Decoded, bytes]]) -> None:
-    """Fill ``table`` (or, when pyarrow declines an object, ``rows``) of fast-eligible objects."""
+    """Fill ``table`` (or, when pyarrow declines an object, ``rows``) of the objects that passed
+    :func:`fast_eligible`: their texts joined and read in one pyarrow call when no long number is in
+    them, else each object on its own (an object with a long number read by the exact path)."""
     import pyarrow as pa
 
     if len(batch) > 1:
         joined = b"".join(text for _, text in batch)
-        try:
-            table = _arrow_table(joined)
-        except Exception as err:  # noqa: BLE001 - any doubt: each object on its own below
-            LOG.debug("fast path declined %d objects read together (%s): each on its own", len(batch), err)
+        if _has_long_number(joined):
+            del joined  # some object has one: each on its own below
         else:
-            del joined
-            # Each object's rows: its text ends where the running total of record_bytes reaches it.
-            ends = np.cumsum(np.asarray(table.column("record_bytes")))
-            bounds = np.searchsorted(ends, np.cumsum([len(text) for _, text in batch]), side="right")
-            starts = np.concatenate(([0], bounds[:-1]))
-            lines = np.arange(1, table.num_rows + 1, dtype=np.int64) - np.repeat(starts, bounds - starts)
-            table = table.append_column("object_line", pa.array(lines))
-            for (out, _), first, stop in zip(batch, starts.tolist(), bounds.tolist()):
-                out.table, out.lines, out.origin = table.slice(first, stop - first), stop - first, (table, first)
-            return
-        del joined
+            try:
+                table = _arrow_table(joined)
+            except Exception as err:  # noqa: BLE001 - any doubt: each object on its own below
+                LOG.debug("fast path declined %d objects read together (%s): each on its own", len(batch), err)
+                del joined
+            else:
+                del joined
+                _slice_back(batch, table)
+                return
     for out, text in batch:
+        if _has_long_number(text):
+            parse_lines(out, text, None, False)
+            continue
         try:
             table = _arrow_table(text)
         except Exception as err:  # noqa: BLE001 - any doubt: the exact path reads it
@@ -57,29 +58,47 @@ def parse_batch(batch: list[tuple[Decoded, bytes]]) -> None:
             out.lines = n
 
 
-# Each byte classified in one C pass (bytes.translate): "1" may be part of a number, "2" may precede
-# one (``:,[`` or whitespace), "0" anything else. A JSON number of 16+ characters outside a string is
-# then a "2" (or the start of the text) followed by sixteen "1"s: one substring search, no Python loop.
-_NUMBER_MAP = bytes(0x31 if c in b"0123456789.eE+-" else 0x32 if c in b":,[ \t\r\n" else 0x30 for c in range(256))
-_LONG_RUN = b"1" * 16
-_LONG_NUMBER = b"2" + _LONG_RUN
+def _slice_back(batch: list[tuple[Decoded, bytes]], table: Any) -> None:
+    """The table of the joined texts sliced back per object, with each row's line in its object."""
+    import pyarrow as pa
+
+    # Each object's rows: its text ends where the running total of record_bytes reaches it.
+    ends = np.cumsum(np.asarray(table.column("record_bytes")))
+    bounds = np.searchsorted(ends, np.cumsum([len(text) for _, text in batch]), side="right")
+    starts = np.concatenate(([0], bounds[:-1]))
+    lines = np.arange(1, table.num_rows + 1, dtype=np.int64) - np.repeat(starts, bounds - starts)
+    table = table.append_column("object_line", pa.array(lines))
+    for (out, _), first, stop in zip(batch, starts.tolist(), bounds.tolist()):
+        out.table, out.lines, out.origin = table.slice(first, stop - first), stop - first, (table, first)
+
+
+# A JSON number of 16+ characters outside a string: a run of sixteen number characters at the start of
+# the text or after ``:,[`` or whitespace (after a quote or a letter it is inside a string). Searched by
+# pyarrow's regular expressions (RE2: linear time, and the GIL is released, so the download threads
+# are not held up while a large text is scanned).
+_LONG_NUMBER = r"(^|[:,\[ \t\r\n])[-+.0-9eE]{16}"
 
 
 def _has_long_number(text: bytes) -> bool:
     """True when a JSON number of 16+ characters may be present: a run of number characters that
     long which does not start inside a string (right after a quote or a letter). Conservative: a
     digit run after a space inside a string counts too."""
-    mapped = text.translate(_NUMBER_MAP)
-    return mapped.startswith(_LONG_RUN) or _LONG_NUMBER in mapped
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    # The text as a one-value Arrow array without a copy: offsets [0, len], the bytes themselves.
+    value = pa.Array.from_buffers(pa.large_binary(), 1, [None, pa.py_buffer(np.array([0, len(text)], dtype=np.int64)), pa.py_buffer(text)])
+    return bool(pc.match_substring_regex(value, pattern=_LONG_NUMBER)[0].as_py())
 
 
 def fast_eligible(text: bytes) -> bool:
-    """Cheap byte checks before pyarrow. Blank lines and part lines need no scan here: a blank line
-    makes the row count differ from the line count, a part line shows up as a ``part_of`` column
-    (both checked in :func:`_arrow_table`)."""
+    """Cheap byte checks before pyarrow (the long-number scan is :func:`parse_batch` 's, over the
+    texts it joins). Blank lines and part lines need no scan here: a blank line makes the row count
+    differ from the line count, a part line shows up as a ``part_of`` column (both checked in
+    :func:`_arrow_table`)."""
     if not text.endswith(b"\n") or text.startswith(b"\n"):
         return False
-    return b"null" not in text and not _has_long_number(text)
+    return b"null" not in text
 
 
 def _has_timestamp(t: Any) -> bool:
