@@ -64,7 +64,7 @@ MODULES: dict[str, Module] = {
                                      "*._download.x__lower_priority__*": "CPU priority of the parser threads: speed only"}),
     "cost_model": Module(["helpers/cost_model/*.py"], ["tests/test_cost_model.py", "tests/test_cost_answer.py"],
                          skip={"*.compare.xǁComparisonǁsummary__*": _RENDERING}),
-    "teardown": Module(["helpers/teardown.py"], ["tests/test_teardown.py"], sample=8,
+    "teardown": Module(["helpers/teardown.py"], ["tests/test_teardown.py", "tests/test_teardown_steps.py"], sample=8,
                        skip={"*.xǁTeardownReportǁ__str____*": _RENDERING, "*.xǁTeardownReportǁ_repr_markdown___*": _RENDERING,
                              "*.xǁTeardownEntryǁ__str____*": _RENDERING}),
     "restore": Module(["helpers/restore.py", "helpers/restore_write.py", "helpers/archived_items.py", "helpers/item_codec.py"],

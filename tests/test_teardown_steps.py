@@ -1,0 +1,134 @@
+"""helpers.teardown's steps against stub AWS clients (no local AWS): the report names each resource with its
+kind and says why a step failed; a resource gone meanwhile is not a failure; an empty Scan page with more
+to come still means the table holds items."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError
+
+from helpers import teardown as td
+from helpers.settings import MANAGED_BY_KEY, MANAGED_BY_VALUE, STACK_TAG_KEY, Settings
+
+
+def client_error(code: str, message: str = "it went wrong") -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": message}}, "Operation")
+
+
+class Lambda:
+    """A Lambda client whose function is gone but whose mappings are still listed."""
+
+    def __init__(self, mappings: list[dict], delete_error: str | None = None) -> None:
+        self.mappings = mappings
+        self.delete_error = delete_error
+        self.deleted: list[str] = []
+
+    def get_function(self, FunctionName):  # noqa: N803 - boto3's names
+        raise client_error("ResourceNotFoundException")
+
+    def get_paginator(self, name):
+        assert name == "list_event_source_mappings"
+        return type("P", (), {"paginate": lambda _self, FunctionName: [{"EventSourceMappings": self.mappings}]})()
+
+    def delete_event_source_mapping(self, UUID):  # noqa: N803
+        self.deleted.append(UUID)
+        if self.delete_error:
+            raise client_error(self.delete_error)
+
+    def get_event_source_mapping(self, UUID):  # noqa: N803
+        raise client_error("ResourceNotFoundException")
+
+
+class Session:
+    def __init__(self, **clients) -> None:
+        self.clients = clients
+
+    def client(self, name: str):
+        return self.clients[name]
+
+
+def teardown_of(session, *, dry_run: bool = False) -> td._Teardown:
+    return td._Teardown(session, Settings(stack="s1"), force=False, dry_run=dry_run, timeout=1, sleep=lambda _s: None)
+
+
+def entries(t: td._Teardown) -> list[tuple[str, str, str, str]]:
+    return [(e.kind, e.name, e.status, e.reason) for e in t.report.entries]
+
+
+def test_a_failed_step_is_reported_with_its_kind_name_code_and_message_and_the_next_steps_run():
+    t = teardown_of(Session())
+
+    def fail():
+        raise client_error("AccessDeniedException", "not allowed to DeleteTable")
+
+    t.step("DynamoDB table", "orders", fail)
+    t.step("S3 bucket", "b1", lambda: (_ for _ in ()).throw(TimeoutError("bucket b1 still exists after 60 s")))
+    t.step("log group", "/aws/lambda/x", lambda: t.report.add("log group", "/aws/lambda/x", td.DELETED))
+
+    assert entries(t) == [
+        ("DynamoDB table", "orders", td.FAILED, "AccessDeniedException: not allowed to DeleteTable"),
+        ("S3 bucket", "b1", td.FAILED, "bucket b1 still exists after 60 s"),
+        ("log group", "/aws/lambda/x", td.DELETED, ""),
+    ]
+
+
+def test_an_error_without_a_message_is_reported_with_its_code_alone():
+    t = teardown_of(Session())
+    t.step("SQS queue", "q", lambda: (_ for _ in ()).throw(ClientError({"Error": {"Code": "Throttling"}}, "DeleteQueue")))
+    assert entries(t) == [("SQS queue", "q", td.FAILED, "Throttling: ")]
+
+
+def test_only_a_resource_tagged_for_the_stack_is_deleted_and_the_report_names_it():
+    t = teardown_of(Session())
+    calls = []
+    ours = {MANAGED_BY_KEY: MANAGED_BY_VALUE, STACK_TAG_KEY: "s1"}
+    t.delete_if_ours("Lambda function", "s1-archiver", ours, lambda: calls.append("deleted"))
+    t.delete_if_ours("Lambda function", "other", {MANAGED_BY_KEY: MANAGED_BY_VALUE, STACK_TAG_KEY: "s2"}, lambda: calls.append("wrong"))
+    t.delete_if_ours("Lambda function", "gone", None, lambda: calls.append("wrong"))
+
+    assert calls == ["deleted"]
+    assert [(k, n, s) for k, n, s, _ in entries(t)] == [
+        ("Lambda function", "s1-archiver", td.DELETED),
+        ("Lambda function", "other", td.KEPT),
+        ("Lambda function", "gone", td.NOT_FOUND),
+    ]
+
+
+def test_no_mapping_left_is_reported_as_not_found_under_its_kind():
+    t = teardown_of(Session(**{"lambda": Lambda([])}))
+    t.function_and_mappings()
+    assert t.report.status_of("event source mapping") == [td.NOT_FOUND]
+    assert t.report.status_of("Lambda function") == [td.NOT_FOUND]
+
+
+@pytest.mark.parametrize("delete_error", [None, "ResourceNotFoundException"], ids=["deleted", "deleted meanwhile"])
+def test_a_mapping_of_a_deleted_function_is_deleted_even_when_it_went_meanwhile(delete_error):
+    lam = Lambda([{"UUID": "u-1", "EventSourceArn": "arn:aws:dynamodb:us-east-1:1:table/t/stream/x"}], delete_error)
+    t = teardown_of(Session(**{"lambda": lam}))
+    t.function_and_mappings()
+    assert lam.deleted == ["u-1"]
+    assert entries(t)[0] == ("event source mapping", "u-1 (arn:aws:dynamodb:us-east-1:1:table/t/stream/x)", td.DELETED, "")
+
+
+def test_a_mapping_delete_that_fails_otherwise_is_a_failure():
+    lam = Lambda([{"UUID": "u-1", "EventSourceArn": "arn:s"}], "AccessDeniedException")
+    t = teardown_of(Session(**{"lambda": lam}))
+    t.function_and_mappings()
+    assert entries(t)[0][:3] == ("event source mapping", "u-1 (arn:s)", td.FAILED)
+
+
+def test_a_glue_database_kept_by_athena_is_reported_with_the_reason(monkeypatch):
+    monkeypatch.setattr(td.athena_mod, "delete_database", lambda session, database, tags: "kept: it also holds other_table")
+    t = teardown_of(Session())
+    t._delete_database("s1_archive")
+    assert entries(t) == [("Glue database", "s1_archive", td.KEPT, "it also holds other_table")]
+
+
+@pytest.mark.parametrize("response, holds", [
+    ({"Count": 1}, True),
+    ({"Count": 0}, False),
+    ({"Count": 0, "LastEvaluatedKey": {"id": {"S": "a"}}}, True),  # an empty page with more to come
+])
+def test_a_table_holds_items_when_the_scan_finds_one_or_has_more_to_read(response, holds):
+    ddb = type("D", (), {"scan": lambda _self, **kw: response})()
+    assert td._holds_items(ddb, "orders") is holds
