@@ -699,3 +699,211 @@ def test_the_time_range_keeps_its_start_and_drops_its_end_on_both_paths(tmp_path
     assert sorted(got.frame["event_id"]) == ["e-inside", "e-start"]
     assert got.out_of_range == 3
     assert len(calls) == (1 if engine == "auto" else 0)  # the fast path read it (or, for "python", did not)
+
+
+# --------------------------------------------------------------------------- edges found by mutation testing (issue 15)
+
+
+def _folder_object(folder: Path, key: str, data: bytes) -> str:
+    path = folder / key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return key
+
+
+@pytest.mark.parametrize("engine", ["auto", "python"])
+def test_deletion_times_keep_their_offset_and_microseconds_on_both_paths(tmp_path, engine):
+    stamps = {"e-offset": "2026-11-26T20:00:00+02:00", "e-micro": "2026-11-26T18:00:00.123456Z", "e-naive": "2026-11-26T18:00:01.5"}
+    _folder_object(tmp_path, object_key("archive/"), body([archive_line(simple_item(i), eid, deleted_at=t) for i, (eid, t) in enumerate(stamps.items())]))
+
+    got = ar.read_archive(tmp_path, engine=engine, max_workers=1, progress=False)
+
+    assert got.problems == []
+    assert dict(zip(got.frame["event_id"], got.frame["deleted_at"])) == {
+        "e-offset": pd.Timestamp("2026-11-26T18:00:00Z"),
+        "e-micro": pd.Timestamp("2026-11-26T18:00:00.123456Z"),
+        "e-naive": pd.Timestamp("2026-11-26T18:00:01.5Z"),
+    }
+
+
+def test_a_ttl_at_the_edge_of_the_usable_range_is_no_time():
+    # 2**62 s either way is the reader's bound (beyond it a ttl is not a time); just inside it is kept
+    edge = 2**62
+    rows = {n: ar._decode.record_row({"event_id": "e", "item": {}, "ttl": n}, 1)[0][8] for n in (-edge, edge, -edge + 1, edge - 1)}
+    assert rows == {-edge: ar._decode.NAT, edge: ar._decode.NAT, -edge + 1: -edge + 1, edge - 1: edge - 1}
+
+
+def test_gzip_padded_with_zero_bytes_and_blank_lines_keeps_every_line(tmp_path):
+    data = gzip.compress(b'a\n\n  \nb\n') + gzip.compress(b"c\n") + b"\x00" * 512
+    assert ar.object_lines(data) == [b"a", b"b", b"c"]
+
+    lines = [archive_line(simple_item(i), f"e-{i}") for i in range(3)]
+    _folder_object(tmp_path, object_key("archive/"), body(lines) + b"\x00" * 512)
+    got = ar.read_archive(tmp_path, max_workers=1, progress=False)
+    assert got.problems == [] and got.frame["event_id"].tolist() == ["e-0", "e-1", "e-2"]
+
+
+def test_a_truncated_gzip_object_names_the_lines_read_and_the_cut_line(tmp_path):
+    import zlib
+
+    lines = [archive_line(simple_item(i), f"e-{i}") for i in range(8)]
+    data = body(lines)
+    cut = data[: len(data) * 2 // 3]
+    text = zlib.decompressobj(wbits=31).decompress(cut)
+    whole = text.count(b"\n")
+    assert 0 < whole < 8 and not text.endswith(b"\n")  # the cut falls inside a line
+    key = _folder_object(tmp_path, object_key("archive/"), cut)
+
+    got = ar.read_archive(tmp_path, max_workers=1, progress=False)
+
+    assert got.frame["event_id"].tolist() == [f"e-{i}" for i in range(whole)]
+    (damage, partial) = got.problems
+    assert (damage.key, damage.line) == (key, None) and f"; {whole} lines before the damage were read" in damage.reason
+    assert (partial.key, partial.line, partial.reason) == (key, whole + 1, "incomplete last line (cut by the damage above): skipped")
+
+
+def test_only_a_damaged_last_line_is_hinted_as_a_missing_newline(tmp_path):
+    good = [archive_line(simple_item(i), f"e-{i}") for i in range(2)]
+    key = _folder_object(tmp_path, object_key("archive/"), f"{good[0]}\n{{not json\n{good[1]}\n{{cut".encode())
+
+    got = ar.read_archive(tmp_path, max_workers=1, progress=False)
+
+    assert got.frame["event_id"].tolist() == ["e-0", "e-1"]
+    assert [(p.key, p.line, p.reason.startswith("not valid JSON"), p.reason.endswith("missing newline at the end of the object?")) for p in got.problems] == [
+        (key, 2, True, False), (key, 4, True, True)]
+
+
+def test_damaged_split_records_are_reported_at_their_first_part(tmp_path):
+    def part(event_id, i, n, data):
+        return json.dumps({"part_of": event_id, "part": i, "parts": n, "data": data, "format": 1})
+
+    no_id = json.dumps({"item": {"a": 1}, "format": 1})
+    lines = [
+        part("evt-a", 0, 2, '{"event_id": "evt-a", "ite'), part("evt-a", 1, 2, "m: broken"),  # joins into invalid JSON
+        part("evt-b", 0, 2, "[1, "), part("evt-b", 1, 2, "2]"),  # a JSON list, not a record
+        part("evt-c", 0, 2, no_id[:10]), part("evt-c", 1, 2, no_id[10:]),  # a record without event_id
+        json.dumps({"part_of": "evt-d", "part": 2, "parts": 2, "data": "x"}),  # part index out of range
+        part("evt-e", 0, 2, "{"), part("evt-e", 1, 3, "}"),  # the parts disagree on their count
+    ]
+    key = _folder_object(tmp_path, object_key("archive/"), body(lines))
+
+    got = ar.read_archive(tmp_path, max_workers=1, progress=False)
+
+    assert len(got.frame) == 0
+    found = {(p.key, p.line): p.reason for p in got.problems}
+    assert set(found) == {(key, line) for line in (1, 3, 5, 7, 9, 8)}
+    assert found[(key, 1)].startswith("record evt-a joined from 2 parts is not valid JSON (")
+    assert found[(key, 3)] == "record evt-b joined from 2 parts: joined parts are not a JSON object"
+    assert found[(key, 5)] == "record evt-c joined from 2 parts: not an archive record: no event_id"
+    assert found[(key, 7)] == "malformed part line (needs part_of, part, parts, data)"
+    assert found[(key, 9)] == "part 1 of evt-e says 3 parts, an earlier one said 2"
+    assert found[(key, 8)] == "record evt-e incomplete: parts [0] of 2 found; skipped"
+
+
+def test_firehose_error_records_keep_code_message_and_only_a_numeric_arrival(tmp_path):
+    raw = base64.b64encode((archive_line(simple_item(1), "evt-1") + "\n").encode()).decode()
+    records = [
+        {"attemptsMade": 4, "arrivalTimestamp": 1764180000123, "errorCode": "Lambda.FunctionError", "errorMessage": "boom", "rawData": raw},
+        {"attemptsMade": 1, "approximateArrivalTimestamp": "soon", "errorCode": "X", "errorMessage": "late", "rawData": raw},
+        {"attemptsMade": 1, "approximateArrivalTimestamp": True, "errorCode": "Y", "errorMessage": "flag", "rawData": raw},
+    ]
+    _folder_object(tmp_path, f"errors/{DAY}/18/err-1", body([json.dumps(r) for r in records]))
+    # an error object filed more than late_delivery after the range's end is not read
+    _folder_object(tmp_path, "errors/2026/11/27/05/err-2", body([json.dumps(records[0])]))
+
+    got = ar.read_archive(tmp_path, start="2026-11-26T00:00:00Z", end="2026-11-27T00:00:00Z", max_workers=1, progress=False)
+
+    errors = got.error_records
+    assert errors["error_code"].tolist() == ["Lambda.FunctionError", "X", "Y"]
+    assert errors["error_message"].tolist() == ["boom", "late", "flag"]
+    assert errors["event_id"].tolist() == ["evt-1"] * 3
+    assert errors["arrived_at"].tolist()[0] == pd.Timestamp(1764180000123, unit="ms", tz="UTC")
+    assert errors["arrived_at"][1:].isna().all()
+    assert got.error_objects["key"].tolist() == [f"errors/{DAY}/18/err-1"] and got.skipped_objects == 1
+
+
+def test_objects_that_fail_to_download_are_problems_with_no_counts(tmp_path, monkeypatch):
+    keys = [_folder_object(tmp_path, object_key("archive/", minute=m), body([archive_line(simple_item(m), f"e-{m}")])) for m in range(3)]
+    real = ar.FolderSource.read
+
+    def read(self, key):
+        if key == keys[0]:
+            raise ar._sources.ReadFailed("gone")
+        if key == keys[1]:
+            raise RuntimeError("boom")
+        return real(self, key)
+
+    monkeypatch.setattr(ar.FolderSource, "read", read)
+    got = ar.read_archive(tmp_path, max_workers=1, progress=False)
+
+    assert got.frame["event_id"].tolist() == ["e-2"]
+    assert [(p.key, p.line, p.reason) for p in got.problems] == [(keys[0], None, "gone"), (keys[1], None, "unexpected RuntimeError: boom")]
+    objects = got.objects.set_index("key")
+    for key in keys[:2]:
+        assert objects.loc[key, ["compressed", "decompressed_bytes", "lines", "rows"]].isna().all()
+        assert objects.loc[key, "problems"] == 1
+    assert objects.loc[keys[2], ["lines", "rows", "problems"]].tolist() == [1, 1, 0]
+
+
+@pytest.mark.parametrize("progress, objects, shown", [(True, 1, True), (False, 20, False)])
+def test_the_progress_argument_decides_the_bar(tmp_path, capsys, progress, objects, shown):
+    for m in range(objects):
+        _folder_object(tmp_path, object_key("archive/", minute=m), body([archive_line(simple_item(m))]))
+    ar.read_archive(tmp_path, max_workers=1, progress=progress)
+    assert (f"reading folder {tmp_path}" in capsys.readouterr().err) is shown
+
+
+def test_an_empty_range_a_missing_folder_and_a_prefix_without_slash(tmp_path):
+    with pytest.raises(ValueError, match="must be after start"):
+        ar.read_archive(tmp_path, start="2026-11-26T18:00:00Z", end="2026-11-26T18:00:00Z")
+
+    missing = ar.read_archive(tmp_path / "nothing", missing_ok=True)
+    assert missing.missing and len(missing.frame) == 0
+    assert list(missing.error_objects.columns) == list(missing.objects.columns) and len(missing.error_objects) == 0
+
+    # prefix "arch": its only folder is a year folder, but a file next to it belongs to the prefix too
+    _folder_object(tmp_path, f"arch{DAY}/18/stream-1", body([archive_line(simple_item(1), "e-dated")]))
+    _folder_object(tmp_path, "arch-undated", body([archive_line(simple_item(2), "e-undated")]))
+    got = ar.read_archive(tmp_path, prefix="arch", start="2026-11-26T00:00:00Z", end="2026-11-27T00:00:00Z", max_workers=1, progress=False)
+    assert sorted(got.frame["event_id"]) == ["e-dated", "e-undated"]
+
+
+class _FailingS3:
+    """A boto3 session whose S3 client answers every call with one error code."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+
+    def client(self, name, config=None):
+        from botocore.exceptions import ClientError
+
+        code = self.code
+
+        class Client:
+            def head_bucket(self, **kw):
+                raise ClientError({"Error": {"Code": code, "Message": "m"}}, "HeadBucket")
+
+            def get_object(self, **kw):
+                raise ClientError({"Error": {"Code": code, "Message": "m"}}, "GetObject")
+
+        return Client()
+
+
+@pytest.mark.parametrize("code, exists", [("404", False), ("NoSuchBucket", False), ("NotFound", False),
+                                          ("403", PermissionError), ("AccessDenied", PermissionError), ("Forbidden", PermissionError)])
+def test_s3_bucket_checks_tell_missing_from_denied(code, exists):
+    src = ar._sources.make_source(_FailingS3(code), "b", 4)
+    if exists is PermissionError:
+        with pytest.raises(PermissionError, match="access to bucket b denied"):
+            src.exists()
+    else:
+        assert src.exists() is False
+
+
+@pytest.mark.parametrize("code, says", [("NoSuchKey", "deleted between listing and download"), ("InvalidObjectState", "run RestoreObject first"),
+                                        ("AccessDenied", "access denied: the caller needs s3:GetObject"), ("403", "access denied"),
+                                        ("SlowDown", "GetObject failed: SlowDown: m")])
+def test_s3_download_errors_say_what_to_do(code, says):
+    src = ar._sources.make_source(_FailingS3(code), "b", 4)
+    with pytest.raises(ar._sources.ReadFailed, match=says):
+        src.read("k")
