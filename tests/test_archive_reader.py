@@ -907,3 +907,99 @@ def test_s3_download_errors_say_what_to_do(code, says):
     src = ar._sources.make_source(_FailingS3(code), "b", 4)
     with pytest.raises(ar._sources.ReadFailed, match=says):
         src.read("k")
+
+
+def test_ints_join_fractions_as_floats_only_where_float_is_exact_and_big_ints_stay_exact():
+    assert _column([1000, Decimal("0.5"), None]).tolist()[:2] == [1000.0, 0.5] and _column([1000, Decimal("0.5")]).dtype == np.float64
+    assert _column([2**53, Decimal("0.5")]).dtype == np.float64 and _column([-(2**53), Decimal("0.5")]).dtype == np.float64
+    assert _column([2**53 + 1, Decimal("0.5")]).dtype == object  # float64 would round it
+    big = _column([2**63, None])  # beyond int64: exact Python ints, not pandas' UInt64 guess
+    assert isinstance(big, np.ndarray) and big.dtype == object and big.tolist() == [2**63, None]
+
+
+def test_frames_joined_keep_a_column_only_one_has_with_its_type():
+    from helpers.archive_reader._columns import concat_frames
+
+    one = pd.DataFrame({"id": ["a"], "n": np.array([7], dtype=np.int64), "flag": np.array([True])})
+    two = pd.DataFrame({"id": ["b"]})
+
+    joined = concat_frames([one, two])
+
+    assert joined["n"].dtype == "Int64" and joined["n"].tolist() == [7, pd.NA]
+    assert joined["flag"].dtype == "boolean" and joined["flag"].tolist() == [True, pd.NA]
+
+
+def _record_text(event_id: str, item: dict, **envelope) -> str:
+    return json.dumps({"event_id": event_id, "table": "orders", "item": item, "format": 1, **envelope})
+
+
+@pytest.mark.parametrize("engine", ["auto", "python"])
+def test_records_without_times_read_as_missing_utc_times_on_both_paths(tmp_path, monkeypatch, engine):
+    _folder_object(tmp_path, object_key("archive/"), body([_record_text(f"e-{i}", {"n": i}) for i in range(3)]))
+    calls = []
+    real = _fast._arrow_table
+    monkeypatch.setattr(_fast, "_arrow_table", lambda text: calls.append(1) or real(text))
+
+    frame = ar.read_archive(tmp_path, engine=engine, max_workers=1, progress=False).frame
+
+    assert len(calls) == (1 if engine == "auto" else 0)
+    assert frame["n"].tolist() == [0, 1, 2]
+    for name in ("deleted_at", "ttl"):
+        assert isinstance(frame[name].dtype, pd.DatetimeTZDtype) and str(frame[name].dt.tz) == "UTC" and frame[name].isna().all()
+
+
+@pytest.mark.parametrize("engine", ["auto", "python"])
+def test_envelope_values_of_the_wrong_type_read_the_same_on_both_paths(tmp_path, engine):
+    good = _record_text("e-good", {"n": 1}, ttl=1764180000)
+    _folder_object(tmp_path, object_key("archive/", minute=1), body([good, _record_text("e-fraction-format", {"n": 2}).replace('"format": 1', '"format": 1.0')]))
+    _folder_object(tmp_path, object_key("archive/", minute=2), body([_record_text("e-text-ttl", {"n": 3}, ttl="soon")]))
+    _folder_object(tmp_path, object_key("archive/", minute=3), body([_record_text("e-fraction-ttl", {"n": 4}, ttl=1764180000.5)]))
+
+    got = ar.read_archive(tmp_path, engine=engine, max_workers=1, progress=False)
+
+    assert [p.line for p in got.problems] == [2] and "archive format Decimal('1.0') unknown" in got.problems[0].reason
+    ttl = dict(zip(got.frame["event_id"], got.frame["ttl"]))
+    assert ttl["e-good"] == ttl["e-fraction-ttl"] == pd.Timestamp(1764180000, unit="s", tz="UTC") and pd.isna(ttl["e-text-ttl"])
+
+
+def test_the_fast_path_reads_nested_values_into_arrow_columns_from_a_fresh_start(tmp_path, monkeypatch):
+    monkeypatch.setattr(_fast, "_ARROW_TYPES", _fast._LazyTypes())  # as in a new process: the type checks not built yet
+    _folder_object(tmp_path, object_key("archive/"), body([_record_text(f"e-{i}", {"address": {"city": "Berlin", "zip": str(i)}}) for i in range(2)]))
+
+    fast = ar.read_archive(tmp_path, max_workers=1, progress=False).frame
+    exact = ar.read_archive(tmp_path, engine="python", max_workers=1, progress=False).frame
+
+    assert isinstance(fast["address"].dtype, pd.ArrowDtype) and exact["address"].dtype == object
+    assert fast["address"].tolist() == exact["address"].tolist() == [{"city": "Berlin", "zip": "0"}, {"city": "Berlin", "zip": "1"}]
+
+
+@pytest.mark.parametrize("engine", ["auto", "python"])
+def test_parquet_of_a_filtered_frame_keeps_each_row_with_its_own_values(tmp_path, engine):
+    lines = [_record_text(f"e-{i}", {"n": i, "address": {"city": f"c{i}"}, "tags": [i, i + 1]}) for i in range(5)]
+    _folder_object(tmp_path / "bucket", object_key("archive/"), body(lines))
+    frame = ar.read_archive(tmp_path / "bucket", engine=engine, max_workers=1, progress=False).frame
+    odd = frame[frame["n"] % 2 == 1]
+
+    path = ar.write_parquet(odd, tmp_path / "new" / "folder" / "odd.parquet")
+    back = ar.read_parquet(path)
+
+    import pyarrow.parquet as pq
+
+    assert list(back.columns) == list(frame.columns) == pq.read_schema(path).names  # no index column for other readers
+    assert back["event_id"].tolist() == ["e-1", "e-3"] and back["n"].tolist() == [1, 3]
+    assert back["address"].tolist() == [{"city": "c1"}, {"city": "c3"}] and back["tags"].tolist() == [[1, 2], [3, 4]]
+
+
+@pytest.mark.parametrize("engine", ["auto", "python"])
+def test_a_time_range_drops_records_without_a_deletion_time_on_both_paths(tmp_path, monkeypatch, engine):
+    # in one object with timed records, the fast path sees the missing deleted_at as a null
+    lines = [_record_text("e-timed", {"n": 1}, deleted_at="2026-11-26T18:00:00Z"), _record_text("e-untimed", {"n": 2})]
+    _folder_object(tmp_path, object_key("archive/"), body(lines))
+    calls = []
+    real = _fast._arrow_table
+    monkeypatch.setattr(_fast, "_arrow_table", lambda text: calls.append(1) or real(text))
+
+    got = ar.read_archive(tmp_path, start="2026-11-26T00:00:00Z", end="2026-11-27T00:00:00Z", engine=engine, max_workers=1, progress=False)
+
+    assert len(calls) == (1 if engine == "auto" else 0)
+    assert got.frame["event_id"].tolist() == ["e-timed"] and got.out_of_range == 1
