@@ -1003,3 +1003,19 @@ def test_a_time_range_drops_records_without_a_deletion_time_on_both_paths(tmp_pa
 
     assert len(calls) == (1 if engine == "auto" else 0)
     assert got.frame["event_id"].tolist() == ["e-timed"] and got.out_of_range == 1
+
+
+@pytest.mark.parametrize("engine", ["auto", "python"])
+def test_envelope_text_that_is_not_text_is_a_problem_not_a_crash(tmp_path, engine):
+    bad = {"table": {"name": "orders"}, "region": ["us-east-1"], "sequence_number": 12, "event_source_arn": {"arn": "x"}, "ttl_attribute": 5}
+    keys = {}
+    for m, (name, value) in enumerate(bad.items()):
+        good = _record_text(f"e-good-{m}", {"n": m}, region="us-east-1", event_source_arn="arn:x", ttl_attribute="ttl", sequence_number="1")
+        _folder_object(tmp_path, object_key("archive/", minute=m), body([good]))
+        # alone in its object, so the fast path sees a column of that type (not one it cannot join with text)
+        keys[name] = _folder_object(tmp_path, object_key("archive/", minute=10 + m), body([_record_text(f"e-bad-{m}", {"n": m}, **{name: value})]))
+
+    got = ar.read_archive(tmp_path, engine=engine, max_workers=1, progress=False)
+
+    assert got.frame["event_id"].tolist() == [f"e-good-{m}" for m in range(len(bad))]
+    assert [(p.key, p.line, p.reason) for p in got.problems] == [(keys[name], 1, f"not an archive record: {name} is not text") for name in bad]
