@@ -806,6 +806,9 @@ def test_firehose_error_records_keep_code_message_and_only_a_numeric_arrival(tmp
         {"attemptsMade": 4, "arrivalTimestamp": 1764180000123, "errorCode": "Lambda.FunctionError", "errorMessage": "boom", "rawData": raw},
         {"attemptsMade": 1, "approximateArrivalTimestamp": "soon", "errorCode": "X", "errorMessage": "late", "rawData": raw},
         {"attemptsMade": 1, "approximateArrivalTimestamp": True, "errorCode": "Y", "errorMessage": "flag", "rawData": raw},
+        # the archiver packs several lines into one Firehose record: the first one names it
+        {"attemptsMade": 2, "errorCode": "Z", "errorMessage": "packed", "rawData": base64.b64encode(
+            (archive_line(simple_item(2), "evt-2") + "\n" + archive_line(simple_item(3), "evt-3") + "\n").encode()).decode()},
     ]
     _folder_object(tmp_path, f"errors/{DAY}/18/err-1", body([json.dumps(r) for r in records]))
     # an error object filed more than late_delivery after the range's end is not read
@@ -814,9 +817,9 @@ def test_firehose_error_records_keep_code_message_and_only_a_numeric_arrival(tmp
     got = ar.read_archive(tmp_path, start="2026-11-26T00:00:00Z", end="2026-11-27T00:00:00Z", max_workers=1, progress=False)
 
     errors = got.error_records
-    assert errors["error_code"].tolist() == ["Lambda.FunctionError", "X", "Y"]
-    assert errors["error_message"].tolist() == ["boom", "late", "flag"]
-    assert errors["event_id"].tolist() == ["evt-1"] * 3
+    assert errors["error_code"].tolist() == ["Lambda.FunctionError", "X", "Y", "Z"]
+    assert errors["error_message"].tolist() == ["boom", "late", "flag", "packed"]
+    assert errors["event_id"].tolist() == ["evt-1"] * 3 + ["evt-2"]
     assert errors["arrived_at"].tolist()[0] == pd.Timestamp(1764180000123, unit="ms", tz="UTC")
     assert errors["arrived_at"][1:].isna().all()
     assert got.error_objects["key"].tolist() == [f"errors/{DAY}/18/err-1"] and got.skipped_objects == 1
