@@ -699,3 +699,326 @@ def test_the_time_range_keeps_its_start_and_drops_its_end_on_both_paths(tmp_path
     assert sorted(got.frame["event_id"]) == ["e-inside", "e-start"]
     assert got.out_of_range == 3
     assert len(calls) == (1 if engine == "auto" else 0)  # the fast path read it (or, for "python", did not)
+
+
+# --------------------------------------------------------------------------- edges found by mutation testing (issue 15)
+
+
+def _folder_object(folder: Path, key: str, data: bytes) -> str:
+    path = folder / key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return key
+
+
+@pytest.mark.parametrize("engine", ["auto", "python"])
+def test_deletion_times_keep_their_offset_and_microseconds_on_both_paths(tmp_path, engine):
+    stamps = {"e-offset": "2026-11-26T20:00:00+02:00", "e-micro": "2026-11-26T18:00:00.123456Z", "e-naive": "2026-11-26T18:00:01.5"}
+    _folder_object(tmp_path, object_key("archive/"), body([archive_line(simple_item(i), eid, deleted_at=t) for i, (eid, t) in enumerate(stamps.items())]))
+
+    got = ar.read_archive(tmp_path, engine=engine, max_workers=1, progress=False)
+
+    assert got.problems == []
+    assert dict(zip(got.frame["event_id"], got.frame["deleted_at"])) == {
+        "e-offset": pd.Timestamp("2026-11-26T18:00:00Z"),
+        "e-micro": pd.Timestamp("2026-11-26T18:00:00.123456Z"),
+        "e-naive": pd.Timestamp("2026-11-26T18:00:01.5Z"),
+    }
+
+
+def test_a_ttl_at_the_edge_of_the_usable_range_is_no_time():
+    # 2**62 s either way is the reader's bound (beyond it a ttl is not a time); just inside it is kept
+    edge = 2**62
+    rows = {n: ar._decode.record_row({"event_id": "e", "item": {}, "ttl": n}, 1)[0][8] for n in (-edge, edge, -edge + 1, edge - 1)}
+    assert rows == {-edge: ar._decode.NAT, edge: ar._decode.NAT, -edge + 1: -edge + 1, edge - 1: edge - 1}
+
+
+def test_gzip_padded_with_zero_bytes_and_blank_lines_keeps_every_line(tmp_path):
+    data = gzip.compress(b'a\n\n  \nb\n') + gzip.compress(b"c\n") + b"\x00" * 512
+    assert ar.object_lines(data) == [b"a", b"b", b"c"]
+
+    lines = [archive_line(simple_item(i), f"e-{i}") for i in range(3)]
+    _folder_object(tmp_path, object_key("archive/"), body(lines) + b"\x00" * 512)
+    got = ar.read_archive(tmp_path, max_workers=1, progress=False)
+    assert got.problems == [] and got.frame["event_id"].tolist() == ["e-0", "e-1", "e-2"]
+
+
+def test_a_truncated_gzip_object_names_the_lines_read_and_the_cut_line(tmp_path):
+    import zlib
+
+    lines = [archive_line(simple_item(i), f"e-{i}") for i in range(8)]
+    data = body(lines)
+    cut = data[: len(data) * 2 // 3]
+    text = zlib.decompressobj(wbits=31).decompress(cut)
+    whole = text.count(b"\n")
+    assert 0 < whole < 8 and not text.endswith(b"\n")  # the cut falls inside a line
+    key = _folder_object(tmp_path, object_key("archive/"), cut)
+
+    got = ar.read_archive(tmp_path, max_workers=1, progress=False)
+
+    assert got.frame["event_id"].tolist() == [f"e-{i}" for i in range(whole)]
+    (damage, partial) = got.problems
+    assert (damage.key, damage.line) == (key, None) and f"; {whole} lines before the damage were read" in damage.reason
+    assert (partial.key, partial.line, partial.reason) == (key, whole + 1, "incomplete last line (cut by the damage above): skipped")
+
+
+def test_only_a_damaged_last_line_is_hinted_as_a_missing_newline(tmp_path):
+    good = [archive_line(simple_item(i), f"e-{i}") for i in range(2)]
+    key = _folder_object(tmp_path, object_key("archive/"), f"{good[0]}\n{{not json\n{good[1]}\n{{cut".encode())
+
+    got = ar.read_archive(tmp_path, max_workers=1, progress=False)
+
+    assert got.frame["event_id"].tolist() == ["e-0", "e-1"]
+    assert [(p.key, p.line, p.reason.startswith("not valid JSON"), p.reason.endswith("missing newline at the end of the object?")) for p in got.problems] == [
+        (key, 2, True, False), (key, 4, True, True)]
+
+
+def test_damaged_split_records_are_reported_at_their_first_part(tmp_path):
+    def part(event_id, i, n, data):
+        return json.dumps({"part_of": event_id, "part": i, "parts": n, "data": data, "format": 1})
+
+    no_id = json.dumps({"item": {"a": 1}, "format": 1})
+    lines = [
+        part("evt-a", 0, 2, '{"event_id": "evt-a", "ite'), part("evt-a", 1, 2, "m: broken"),  # joins into invalid JSON
+        part("evt-b", 0, 2, "[1, "), part("evt-b", 1, 2, "2]"),  # a JSON list, not a record
+        part("evt-c", 0, 2, no_id[:10]), part("evt-c", 1, 2, no_id[10:]),  # a record without event_id
+        json.dumps({"part_of": "evt-d", "part": 2, "parts": 2, "data": "x"}),  # part index out of range
+        part("evt-e", 0, 2, "{"), part("evt-e", 1, 3, "}"),  # the parts disagree on their count
+    ]
+    key = _folder_object(tmp_path, object_key("archive/"), body(lines))
+
+    got = ar.read_archive(tmp_path, max_workers=1, progress=False)
+
+    assert len(got.frame) == 0
+    found = {(p.key, p.line): p.reason for p in got.problems}
+    assert set(found) == {(key, line) for line in (1, 3, 5, 7, 9, 8)}
+    assert found[(key, 1)].startswith("record evt-a joined from 2 parts is not valid JSON (")
+    assert found[(key, 3)] == "record evt-b joined from 2 parts: joined parts are not a JSON object"
+    assert found[(key, 5)] == "record evt-c joined from 2 parts: not an archive record: no event_id"
+    assert found[(key, 7)] == "malformed part line (needs part_of, part, parts, data)"
+    assert found[(key, 9)] == "part 1 of evt-e says 3 parts, an earlier one said 2"
+    assert found[(key, 8)] == "record evt-e incomplete: parts [0] of 2 found; skipped"
+
+
+def test_firehose_error_records_keep_code_message_and_only_a_numeric_arrival(tmp_path):
+    raw = base64.b64encode((archive_line(simple_item(1), "evt-1") + "\n").encode()).decode()
+    records = [
+        {"attemptsMade": 4, "arrivalTimestamp": 1764180000123, "errorCode": "Lambda.FunctionError", "errorMessage": "boom", "rawData": raw},
+        {"attemptsMade": 1, "approximateArrivalTimestamp": "soon", "errorCode": "X", "errorMessage": "late", "rawData": raw},
+        {"attemptsMade": 1, "approximateArrivalTimestamp": True, "errorCode": "Y", "errorMessage": "flag", "rawData": raw},
+        # the archiver packs several lines into one Firehose record: the first one names it
+        {"attemptsMade": 2, "errorCode": "Z", "errorMessage": "packed", "rawData": base64.b64encode(
+            (archive_line(simple_item(2), "evt-2") + "\n" + archive_line(simple_item(3), "evt-3") + "\n").encode()).decode()},
+    ]
+    _folder_object(tmp_path, f"errors/{DAY}/18/err-1", body([json.dumps(r) for r in records]))
+    # an error object filed more than late_delivery after the range's end is not read
+    _folder_object(tmp_path, "errors/2026/11/27/05/err-2", body([json.dumps(records[0])]))
+
+    got = ar.read_archive(tmp_path, start="2026-11-26T00:00:00Z", end="2026-11-27T00:00:00Z", max_workers=1, progress=False)
+
+    errors = got.error_records
+    assert errors["error_code"].tolist() == ["Lambda.FunctionError", "X", "Y", "Z"]
+    assert errors["error_message"].tolist() == ["boom", "late", "flag", "packed"]
+    assert errors["event_id"].tolist() == ["evt-1"] * 3 + ["evt-2"]
+    assert errors["arrived_at"].tolist()[0] == pd.Timestamp(1764180000123, unit="ms", tz="UTC")
+    assert errors["arrived_at"][1:].isna().all()
+    assert got.error_objects["key"].tolist() == [f"errors/{DAY}/18/err-1"] and got.skipped_objects == 1
+
+
+def test_objects_that_fail_to_download_are_problems_with_no_counts(tmp_path, monkeypatch):
+    keys = [_folder_object(tmp_path, object_key("archive/", minute=m), body([archive_line(simple_item(m), f"e-{m}")])) for m in range(3)]
+    real = ar.FolderSource.read
+
+    def read(self, key):
+        if key == keys[0]:
+            raise ar._sources.ReadFailed("gone")
+        if key == keys[1]:
+            raise RuntimeError("boom")
+        return real(self, key)
+
+    monkeypatch.setattr(ar.FolderSource, "read", read)
+    got = ar.read_archive(tmp_path, max_workers=1, progress=False)
+
+    assert got.frame["event_id"].tolist() == ["e-2"]
+    assert [(p.key, p.line, p.reason) for p in got.problems] == [(keys[0], None, "gone"), (keys[1], None, "unexpected RuntimeError: boom")]
+    objects = got.objects.set_index("key")
+    for key in keys[:2]:
+        assert objects.loc[key, ["compressed", "decompressed_bytes", "lines", "rows"]].isna().all()
+        assert objects.loc[key, "problems"] == 1
+    assert objects.loc[keys[2], ["lines", "rows", "problems"]].tolist() == [1, 1, 0]
+
+
+@pytest.mark.parametrize("progress, objects, shown", [(True, 1, True), (False, 20, False)])
+def test_the_progress_argument_decides_the_bar(tmp_path, capsys, progress, objects, shown):
+    for m in range(objects):
+        _folder_object(tmp_path, object_key("archive/", minute=m), body([archive_line(simple_item(m))]))
+    ar.read_archive(tmp_path, max_workers=1, progress=progress)
+    assert (f"reading folder {tmp_path}" in capsys.readouterr().err) is shown
+
+
+def test_an_empty_range_a_missing_folder_and_a_prefix_without_slash(tmp_path):
+    with pytest.raises(ValueError, match="must be after start"):
+        ar.read_archive(tmp_path, start="2026-11-26T18:00:00Z", end="2026-11-26T18:00:00Z")
+
+    missing = ar.read_archive(tmp_path / "nothing", missing_ok=True)
+    assert missing.missing and len(missing.frame) == 0
+    assert list(missing.error_objects.columns) == list(missing.objects.columns) and len(missing.error_objects) == 0
+
+    # prefix "arch": its only folder is a year folder, but a file next to it belongs to the prefix too
+    _folder_object(tmp_path, f"arch{DAY}/18/stream-1", body([archive_line(simple_item(1), "e-dated")]))
+    _folder_object(tmp_path, "arch-undated", body([archive_line(simple_item(2), "e-undated")]))
+    got = ar.read_archive(tmp_path, prefix="arch", start="2026-11-26T00:00:00Z", end="2026-11-27T00:00:00Z", max_workers=1, progress=False)
+    assert sorted(got.frame["event_id"]) == ["e-dated", "e-undated"]
+
+
+class _FailingS3:
+    """A boto3 session whose S3 client answers every call with one error code."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+
+    def client(self, name, config=None):
+        from botocore.exceptions import ClientError
+
+        code = self.code
+
+        class Client:
+            def head_bucket(self, **kw):
+                raise ClientError({"Error": {"Code": code, "Message": "m"}}, "HeadBucket")
+
+            def get_object(self, **kw):
+                raise ClientError({"Error": {"Code": code, "Message": "m"}}, "GetObject")
+
+        return Client()
+
+
+@pytest.mark.parametrize("code, exists", [("404", False), ("NoSuchBucket", False), ("NotFound", False),
+                                          ("403", PermissionError), ("AccessDenied", PermissionError), ("Forbidden", PermissionError)])
+def test_s3_bucket_checks_tell_missing_from_denied(code, exists):
+    src = ar._sources.make_source(_FailingS3(code), "b", 4)
+    if exists is PermissionError:
+        with pytest.raises(PermissionError, match="access to bucket b denied"):
+            src.exists()
+    else:
+        assert src.exists() is False
+
+
+@pytest.mark.parametrize("code, says", [("NoSuchKey", "deleted between listing and download"), ("InvalidObjectState", "run RestoreObject first"),
+                                        ("AccessDenied", "access denied: the caller needs s3:GetObject"), ("403", "access denied"),
+                                        ("SlowDown", "GetObject failed: SlowDown: m")])
+def test_s3_download_errors_say_what_to_do(code, says):
+    src = ar._sources.make_source(_FailingS3(code), "b", 4)
+    with pytest.raises(ar._sources.ReadFailed, match=says):
+        src.read("k")
+
+
+def test_ints_join_fractions_as_floats_only_where_float_is_exact_and_big_ints_stay_exact():
+    assert _column([1000, Decimal("0.5"), None]).tolist()[:2] == [1000.0, 0.5] and _column([1000, Decimal("0.5")]).dtype == np.float64
+    assert _column([2**53, Decimal("0.5")]).dtype == np.float64 and _column([-(2**53), Decimal("0.5")]).dtype == np.float64
+    assert _column([2**53 + 1, Decimal("0.5")]).dtype == object  # float64 would round it
+    big = _column([2**63, None])  # beyond int64: exact Python ints, not pandas' UInt64 guess
+    assert isinstance(big, np.ndarray) and big.dtype == object and big.tolist() == [2**63, None]
+
+
+def test_frames_joined_keep_a_column_only_one_has_with_its_type():
+    from helpers.archive_reader._columns import concat_frames
+
+    one = pd.DataFrame({"id": ["a"], "n": np.array([7], dtype=np.int64), "flag": np.array([True])})
+    two = pd.DataFrame({"id": ["b"]})
+
+    joined = concat_frames([one, two])
+
+    assert joined["n"].dtype == "Int64" and joined["n"].tolist() == [7, pd.NA]
+    assert joined["flag"].dtype == "boolean" and joined["flag"].tolist() == [True, pd.NA]
+
+
+def _record_text(event_id: str, item: dict, **envelope) -> str:
+    return json.dumps({"event_id": event_id, "table": "orders", "item": item, "format": 1, **envelope})
+
+
+@pytest.mark.parametrize("engine", ["auto", "python"])
+def test_records_without_times_read_as_missing_utc_times_on_both_paths(tmp_path, monkeypatch, engine):
+    _folder_object(tmp_path, object_key("archive/"), body([_record_text(f"e-{i}", {"n": i}) for i in range(3)]))
+    calls = []
+    real = _fast._arrow_table
+    monkeypatch.setattr(_fast, "_arrow_table", lambda text: calls.append(1) or real(text))
+
+    frame = ar.read_archive(tmp_path, engine=engine, max_workers=1, progress=False).frame
+
+    assert len(calls) == (1 if engine == "auto" else 0)
+    assert frame["n"].tolist() == [0, 1, 2]
+    for name in ("deleted_at", "ttl"):
+        assert isinstance(frame[name].dtype, pd.DatetimeTZDtype) and str(frame[name].dt.tz) == "UTC" and frame[name].isna().all()
+
+
+@pytest.mark.parametrize("engine", ["auto", "python"])
+def test_envelope_values_of_the_wrong_type_read_the_same_on_both_paths(tmp_path, engine):
+    good = _record_text("e-good", {"n": 1}, ttl=1764180000)
+    _folder_object(tmp_path, object_key("archive/", minute=1), body([good, _record_text("e-fraction-format", {"n": 2}).replace('"format": 1', '"format": 1.0')]))
+    _folder_object(tmp_path, object_key("archive/", minute=2), body([_record_text("e-text-ttl", {"n": 3}, ttl="soon")]))
+    _folder_object(tmp_path, object_key("archive/", minute=3), body([_record_text("e-fraction-ttl", {"n": 4}, ttl=1764180000.5)]))
+
+    got = ar.read_archive(tmp_path, engine=engine, max_workers=1, progress=False)
+
+    assert [p.line for p in got.problems] == [2] and "archive format Decimal('1.0') unknown" in got.problems[0].reason
+    ttl = dict(zip(got.frame["event_id"], got.frame["ttl"]))
+    assert ttl["e-good"] == ttl["e-fraction-ttl"] == pd.Timestamp(1764180000, unit="s", tz="UTC") and pd.isna(ttl["e-text-ttl"])
+
+
+def test_the_fast_path_reads_nested_values_into_arrow_columns_from_a_fresh_start(tmp_path, monkeypatch):
+    monkeypatch.setattr(_fast, "_ARROW_TYPES", _fast._LazyTypes())  # as in a new process: the type checks not built yet
+    _folder_object(tmp_path, object_key("archive/"), body([_record_text(f"e-{i}", {"address": {"city": "Berlin", "zip": str(i)}}) for i in range(2)]))
+
+    fast = ar.read_archive(tmp_path, max_workers=1, progress=False).frame
+    exact = ar.read_archive(tmp_path, engine="python", max_workers=1, progress=False).frame
+
+    assert isinstance(fast["address"].dtype, pd.ArrowDtype) and exact["address"].dtype == object
+    assert fast["address"].tolist() == exact["address"].tolist() == [{"city": "Berlin", "zip": "0"}, {"city": "Berlin", "zip": "1"}]
+
+
+@pytest.mark.parametrize("engine", ["auto", "python"])
+def test_parquet_of_a_filtered_frame_keeps_each_row_with_its_own_values(tmp_path, engine):
+    lines = [_record_text(f"e-{i}", {"n": i, "address": {"city": f"c{i}"}, "tags": [i, i + 1]}) for i in range(5)]
+    _folder_object(tmp_path / "bucket", object_key("archive/"), body(lines))
+    frame = ar.read_archive(tmp_path / "bucket", engine=engine, max_workers=1, progress=False).frame
+    odd = frame[frame["n"] % 2 == 1]
+
+    path = ar.write_parquet(odd, tmp_path / "new" / "folder" / "odd.parquet")
+    back = ar.read_parquet(path)
+
+    import pyarrow.parquet as pq
+
+    assert list(back.columns) == list(frame.columns) == pq.read_schema(path).names  # no index column for other readers
+    assert back["event_id"].tolist() == ["e-1", "e-3"] and back["n"].tolist() == [1, 3]
+    assert back["address"].tolist() == [{"city": "c1"}, {"city": "c3"}] and back["tags"].tolist() == [[1, 2], [3, 4]]
+
+
+@pytest.mark.parametrize("engine", ["auto", "python"])
+def test_a_time_range_drops_records_without_a_deletion_time_on_both_paths(tmp_path, monkeypatch, engine):
+    # in one object with timed records, the fast path sees the missing deleted_at as a null
+    lines = [_record_text("e-timed", {"n": 1}, deleted_at="2026-11-26T18:00:00Z"), _record_text("e-untimed", {"n": 2})]
+    _folder_object(tmp_path, object_key("archive/"), body(lines))
+    calls = []
+    real = _fast._arrow_table
+    monkeypatch.setattr(_fast, "_arrow_table", lambda text: calls.append(1) or real(text))
+
+    got = ar.read_archive(tmp_path, start="2026-11-26T00:00:00Z", end="2026-11-27T00:00:00Z", engine=engine, max_workers=1, progress=False)
+
+    assert len(calls) == (1 if engine == "auto" else 0)
+    assert got.frame["event_id"].tolist() == ["e-timed"] and got.out_of_range == 1
+
+
+@pytest.mark.parametrize("engine", ["auto", "python"])
+def test_envelope_text_that_is_not_text_is_a_problem_not_a_crash(tmp_path, engine):
+    bad = {"table": {"name": "orders"}, "region": ["us-east-1"], "sequence_number": 12, "event_source_arn": {"arn": "x"}, "ttl_attribute": 5}
+    keys = {}
+    for m, (name, value) in enumerate(bad.items()):
+        good = _record_text(f"e-good-{m}", {"n": m}, region="us-east-1", event_source_arn="arn:x", ttl_attribute="ttl", sequence_number="1")
+        _folder_object(tmp_path, object_key("archive/", minute=m), body([good]))
+        # alone in its object, so the fast path sees a column of that type (not one it cannot join with text)
+        keys[name] = _folder_object(tmp_path, object_key("archive/", minute=10 + m), body([_record_text(f"e-bad-{m}", {"n": m}, **{name: value})]))
+
+    got = ar.read_archive(tmp_path, engine=engine, max_workers=1, progress=False)
+
+    assert got.frame["event_id"].tolist() == [f"e-good-{m}" for m in range(len(bad))]
+    assert [(p.key, p.line, p.reason) for p in got.problems] == [(keys[name], 1, f"not an archive record: {name} is not text") for name in bad]

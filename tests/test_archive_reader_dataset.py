@@ -133,3 +133,31 @@ def test_an_s3_archive_streams_into_the_dataset_too(session, stack, archive, tmp
     assert ar.read_parquet(export.path)["event_id"].tolist() == ar.read_archive(archive, progress=False).frame["event_id"].tolist()
     with pytest.raises(ValueError, match="bucket"):
         ar.archive_to_parquet(session, tmp_path / "other")
+
+
+@pytest.mark.parametrize("engine", ["auto", "python"])
+def test_rows_are_written_as_soon_as_chunk_rows_are_held_on_both_paths(tmp_path, engine):
+    folder = tmp_path / "bucket"
+    for o in range(4):  # plain records the fast path reads: chunk_rows rows an object
+        lines = [json.dumps({"event_id": f"e{o}-{i}", "item": {"n": i}, "format": 1, "deleted_at": "2026-11-26T18:00:00Z"}) for i in range(3)]
+        _write(folder, f"archive/2026/11/26/18/s-1-2026-11-26-18-{o:02d}-00-x", lines)
+
+    export = ar.archive_to_parquet(folder, tmp_path / "new" / "out", chunk_rows=3, engine=engine, max_workers=1, progress=False)
+
+    assert export.rows == 12 and export.largest_chunk == 3  # each object written as it completes a chunk
+    assert [pq.ParquetFile(f).metadata.num_rows for f in export.files] == [3, 3, 3, 3]
+    single = ar.archive_to_parquet(folder, tmp_path / "single", chunk_rows=1, engine=engine, max_workers=1, progress=False)
+    assert single.rows == 12 and len(single.files) == 12
+
+
+def test_the_day_comes_from_the_dataset_s_own_folders_only(tmp_path):
+    folder = tmp_path / "bucket"
+    lines = [json.dumps({"event_id": "e-day", "item": {"n": 1}, "format": 1, "deleted_at": "2026-11-26T18:00:00Z"}),
+             json.dumps({"event_id": "e-no-day", "item": {"n": 2}, "format": 1})]
+    _write(folder, "archive/2026/11/26/18/s-1-2026-11-26-18-00-00-x", lines)
+    root = tmp_path / "deleted_date=1999-01-01" / "out"  # a folder above the dataset that looks like a day folder
+
+    ar.archive_to_parquet(folder, root, max_workers=1, progress=False)
+    table = ar.parquet_dataset(root).to_table()
+
+    assert sorted(zip(table.column("event_id").to_pylist(), table.column("deleted_date").to_pylist())) == [("e-day", "2026-11-26"), ("e-no-day", None)]

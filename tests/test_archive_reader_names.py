@@ -238,3 +238,11 @@ def test_the_fast_path_reads_format_2_and_keeps_each_types_tree_as_written(tmp_p
     # Arrow gives every row the union of the trees' keys; the reader drops what a line did not write.
     assert fast.frame["types"].tolist() == trees
     assert fast.frame["types"].tolist() == ar.read_archive(tmp_path, progress=False, engine="python").frame["types"].tolist()
+
+
+def test_the_naming_rule_holds_when_computed_afresh(monkeypatch):
+    from helpers.archive_reader import _names
+
+    monkeypatch.setattr(_names, "_cache", {})  # as in a new process: nothing remembered yet
+    for _ in range(2):  # computed, then remembered
+        assert [ar.column_name(n) for n in ("ttl", "item.x", "x", "deleted_date")] == ["item.ttl", "item.item.x", "x", "item.deleted_date"]

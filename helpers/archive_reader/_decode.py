@@ -25,6 +25,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 ARCHIVE_FORMATS = (1, 2)  # format 2 adds the envelope field ``types`` (docs/archive-format.md)
 NAT = np.iinfo(np.int64).min
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ENVELOPE_TEXT = ("table", "region", "sequence_number", "event_source_arn", "ttl_attribute")  # text or absent/null
 
 
 def decompress(data: bytes) -> tuple[bytes, bool, str | None]:
@@ -156,6 +157,10 @@ def record_row(rec: dict, size: int) -> tuple[tuple | None, str | None]:
         return None, "not an archive record: no event_id"
     if not isinstance(item, dict):
         return None, "not an archive record: item is not a JSON object"
+    for name in _ENVELOPE_TEXT:  # the frame keeps them as text (categories): a map or list there cannot be read
+        value = rec.get(name)
+        if value is not None and not isinstance(value, str):
+            return None, f"not an archive record: {name} is not text"
     keys, types = rec.get("keys"), rec.get("types")
     return (
         event_id,
