@@ -68,7 +68,7 @@ MODULES: dict[str, Module] = {
                        skip={"*.xǁTeardownReportǁ__str____*": _RENDERING, "*.xǁTeardownReportǁ_repr_markdown___*": _RENDERING,
                              "*.xǁTeardownEntryǁ__str____*": _RENDERING}),
     "restore": Module(["helpers/restore.py", "helpers/restore_write.py", "helpers/archived_items.py", "helpers/item_codec.py"],
-                      ["tests/test_restore.py", "tests/test_item_codec.py"], sample=6,
+                      ["tests/test_restore.py", "tests/test_item_codec.py", "tests/test_restore_write.py"], sample=6,
                       skip={"*.xǁRestoreReportǁdescribe__*": _RENDERING, "*.xǁArchivedItemsǁsummary__*": _RENDERING,
                             "*.archived_items.x__bar__*": "a tqdm progress bar"}),
     # In-process tests only reach these: the trigger and sweeper that the embedded local AWS runs live in
