@@ -422,3 +422,81 @@ def test_ttl_on_a_key_attribute_is_kept_with_a_warning_and_versions_order_by_del
     assert report.ok and report.restored == 1 and report.skipped == Counter({"superseded": 1})
     assert any("key attribute" in w for w in report.warnings)
     assert get(ddb, table, {"id": {"S": "item-1"}, "timestamp": {"N": "1"}})["v"] == {"S": "second"}
+
+
+# --------------------------------------------------------------------------- load: in-process, a folder copy of the bucket
+
+HOUR_18 = 1_764_180_000  # 2025-11-26T18:00:00Z
+
+
+def put_object(folder, key: str, lines: list) -> str:
+    path = folder / key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(b"".join((ln if isinstance(ln, bytes) else ln.encode()) + b"\n" for ln in lines)))
+    return key
+
+
+def line_of(n: int, at: float) -> str:
+    return archiver.archive_line(stream_record(item(n, {}), n, at=at))
+
+
+def ids(items) -> list:
+    return [r.item["id"]["S"] for r in items.records]
+
+
+def test_load_keeps_exactly_the_records_deleted_in_since_until(tmp_path):
+    # One object filed at 18:00 holding deletions at 18:00:00, 18:29:59, 18:30:00 and 18:59:59.
+    put_object(tmp_path, "archive/2025/11/26/18/s-1-2025-11-26-18-00-00-a", [line_of(i, HOUR_18 + s) for i, s in enumerate((0, 1799, 1800, 3599))])
+    assert ids(archived_items.load(None, folder=str(tmp_path), since="2025-11-26T18:30:00Z")) == ["item-2", "item-3"]
+    assert ids(archived_items.load(None, folder=str(tmp_path), until="2025-11-26T18:30:00Z")) == ["item-0", "item-1"]
+    both = archived_items.load(None, folder=str(tmp_path), since="2025-11-26T18:29:59Z", until="2025-11-26T18:59:59Z")
+    assert ids(both) == ["item-1", "item-2"]
+
+
+def test_load_reads_no_object_filed_an_hour_or_more_after_until(tmp_path):
+    for h in (17, 18, 19):  # Firehose files an object under the hour its first record arrived
+        put_object(tmp_path, f"archive/2025/11/26/{h}/s-1-2025-11-26-{h}-05-00-x", [line_of(h, HOUR_18 + (h - 18) * 3600 + 300)])
+    loaded = archived_items.load(None, folder=str(tmp_path), until="2025-11-26T18:00:00Z")
+    # 17:xx and 18:xx may hold records deleted before 18:00 (delivered up to an hour late); 19:xx may not.
+    assert ids(loaded) == ["item-17"] and loaded.objects == 2
+
+
+def test_load_removes_duplicate_deliveries_and_keeps_reading_after_one(tmp_path):
+    put_object(tmp_path, "archive/2025/11/26/18/s-1-2025-11-26-18-00-00-a", [line_of(0, HOUR_18), line_of(1, HOUR_18 + 1)])
+    # Firehose delivered item-1 again (a retried batch), followed by a new record in the same object.
+    put_object(tmp_path, "archive/2025/11/26/18/s-1-2025-11-26-18-10-00-b", [line_of(1, HOUR_18 + 1), line_of(2, HOUR_18 + 2)])
+    loaded = archived_items.load(None, folder=str(tmp_path))
+    assert ids(loaded) == ["item-0", "item-1", "item-2"] and loaded.duplicates == 1 and loaded.objects == 2
+    assert archived_items.load(None, folder=str(tmp_path), until="2025-11-26T18:00:01Z").duplicates == 1
+
+
+def test_load_skips_damaged_lines_names_each_and_keeps_reading(tmp_path):
+    split = line_of(3, HOUR_18 + 3)
+    half = len(split) // 2
+    key = put_object(tmp_path, "archive/2025/11/26/18/s-1-2025-11-26-18-00-00-a", [
+        line_of(0, HOUR_18),
+        "[1, 2]",  # line 2: JSON, not a record
+        json.dumps({"part_of": "ev-split", "part": 1, "parts": 2, "data": split[half:]}),  # line 3: waits for part 0
+        line_of(1, HOUR_18 + 1),
+        json.dumps({"part_of": "ev-lost", "part": 0, "parts": 3, "data": "{"}),  # line 5: its other parts never come
+        json.dumps({"part_of": "ev-bad", "part": 0, "parts": 2, "data": "{not"}),  # lines 6 and 7 join into no JSON
+        json.dumps({"part_of": "ev-bad", "part": 1, "parts": 2, "data": " json"}),
+        json.dumps({"part_of": "ev-split", "part": 0, "parts": 3, "data": split[:half]}),  # line 8: says 3 parts
+        json.dumps({"part_of": "ev-split", "part": 0, "parts": 2, "data": split[:half]}),  # line 9: completes line 3's record
+        line_of(2, HOUR_18 + 2),
+    ])
+    loaded = archived_items.load(None, folder=str(tmp_path))
+    assert ids(loaded) == ["item-0", "item-1", "item-2", "item-3"]  # item-3 joined from lines 3 and 9
+    assert loaded.records[3].item == item_codec.decode_record(split).item and loaded.frame["object_key"].iloc[3] == key
+    assert loaded.problems[0] == f"{key} line 2: not an archive record"
+    assert loaded.problems[1].startswith(f"{key} line 6: not valid JSON (")
+    assert loaded.problems[2:] == [f"{key} line 8: part 0 of ev-split says 3 parts, an earlier one said 2",
+                                   f"{key} line 5: record ev-lost incomplete: parts [0] of 3 found; skipped"]
+
+
+def test_select_by_event_ids_keeps_the_other_conditions_and_the_archive_counts(tmp_path):
+    put_object(tmp_path, "archive/2025/11/26/18/s-1-2025-11-26-18-00-00-a", [line_of(i, HOUR_18 + i) for i in range(4)] + [line_of(0, HOUR_18)])
+    loaded = archived_items.load(None, folder=str(tmp_path))
+    picked = archived_items.select(loaded, keys={"id": ["item-1", "item-2"]}, event_ids=[r.event_id for r in loaded.records[2:]])
+    assert ids(picked) == ["item-2"] and list(picked.frame["event_id"]) == [loaded.records[2].event_id]
+    assert (picked.objects, picked.duplicates, picked.problems) == (1, 1, [])
