@@ -132,3 +132,76 @@ def test_a_glue_database_kept_by_athena_is_reported_with_the_reason(monkeypatch)
 def test_a_table_holds_items_when_the_scan_finds_one_or_has_more_to_read(response, holds):
     ddb = type("D", (), {"scan": lambda _self, **kw: response})()
     assert td._holds_items(ddb, "orders") is holds
+
+
+class CloudWatch:
+    """Alarms of both types under the stack's prefixes, all tagged for stack s1."""
+
+    def __init__(self, metric: list[str], composite: list[str]) -> None:
+        self.metric, self.composite = metric, composite
+        self.deleted: list[str] = []
+
+    def get_paginator(self, name):
+        assert name == "describe_alarms"
+        cw = self
+
+        class Pages:
+            def paginate(self, AlarmNamePrefix, AlarmTypes):  # noqa: N803 - boto3's names
+                alarm = lambda n, **kw: {"AlarmName": n, "AlarmArn": f"arn:aws:cloudwatch:us-east-1:1:alarm:{n}", **kw}  # noqa: E731
+                page = {}
+                if "MetricAlarm" in AlarmTypes:
+                    page["MetricAlarms"] = [alarm(n) for n in cw.metric if n.startswith(AlarmNamePrefix)]
+                if "CompositeAlarm" in AlarmTypes:
+                    page["CompositeAlarms"] = [alarm(n, AlarmRule="ALARM(x)") for n in cw.composite if n.startswith(AlarmNamePrefix)]
+                return [page]
+
+        return Pages()
+
+    def list_tags_for_resource(self, ResourceARN):  # noqa: N803
+        return {"Tags": [{"Key": MANAGED_BY_KEY, "Value": MANAGED_BY_VALUE}, {"Key": STACK_TAG_KEY, "Value": "s1"}]}
+
+    def delete_alarms(self, AlarmNames):  # noqa: N803
+        self.deleted.extend(AlarmNames)
+
+
+def test_composite_alarms_are_found_and_deleted_before_the_alarms_they_refer_to():
+    cw = CloudWatch(metric=["s1-archiver-errors", "s1-failures-depth"], composite=["s1-pipeline-health"])
+    t = teardown_of(Session(cloudwatch=cw))
+    t.alarms()
+    assert cw.deleted[0] == "s1-pipeline-health" and sorted(cw.deleted[1:]) == ["s1-archiver-errors", "s1-failures-depth"]
+    assert t.report.status_of("CloudWatch alarm") == [td.DELETED] * 3
+
+
+def test_no_alarm_left_is_reported_as_not_found_under_its_kind():
+    t = teardown_of(Session(cloudwatch=CloudWatch([], [])))
+    t.alarms()
+    assert t.report.status_of("CloudWatch alarm") == [td.NOT_FOUND]
+
+
+class Sqs:
+    def __init__(self, exists: bool, depth: str = "0") -> None:
+        self.exists, self.depth = exists, depth
+
+    def get_queue_url(self, QueueName):  # noqa: N803
+        if not self.exists:
+            raise client_error("AWS.SimpleQueueService.NonExistentQueue")
+        return {"QueueUrl": f"https://sqs.us-east-1.amazonaws.com/1/{QueueName}"}
+
+    def list_queue_tags(self, QueueUrl):  # noqa: N803
+        return {"Tags": {MANAGED_BY_KEY: MANAGED_BY_VALUE, STACK_TAG_KEY: "s1"}}
+
+    def get_queue_attributes(self, QueueUrl, AttributeNames):  # noqa: N803
+        return {"Attributes": {"ApproximateNumberOfMessages": self.depth}}
+
+
+@pytest.mark.parametrize("depth, held", [("0", ""), ("3", "held 3 failure record(s); ")])
+def test_the_failure_queue_report_says_how_many_failure_records_it_held(depth, held):
+    t = teardown_of(Session(sqs=Sqs(True, depth)), dry_run=True)
+    t.failure_queue()
+    assert entries(t) == [("SQS queue", "s1-archiver-failures", td.WOULD_DELETE, held + "SQS accepts a new queue of this name 60 seconds after the deletion")]
+
+
+def test_a_missing_failure_queue_is_reported_as_not_found_under_its_kind():
+    t = teardown_of(Session(sqs=Sqs(False)))
+    t.failure_queue()
+    assert t.report.status_of("SQS queue") == [td.NOT_FOUND]
