@@ -2,15 +2,16 @@
 
 Each module is mutated in a work folder of its own (``build/mutation/<module>/``: a copy of ``helpers/``,
 ``tests/`` and ``pyproject.toml`` with that module's ``[tool.mutmut]``), with only its own test files as
-the runner, one module after the other (the machine is shared: ``--max-children 2``). Survivors that only
-change log text or an error message's wording (``mutation/triage.py`` tells them) and those listed in
-``mutation/accepted.txt`` (equivalent mutants and the like, each with its reason) are not shown again, so
-a run prints only the survivors nobody has looked at yet.
+the runner, one module after the other (the machine is shared: ``--max-children 2``). Mutants that only
+change log text or an error message's wording (``mutation/triage.py`` tells them) are not run; survivors
+listed in ``mutation/accepted.txt`` (equivalent mutants and the like, each with its reason) are not shown
+again, so a run prints only the survivors nobody has looked at yet.
 
-    python mutation/run.py                 # every module
+    python mutation/run.py                 # every module, each with its default share of mutants
     python mutation/run.py archiver reader # some
     python mutation/run.py --sample 5 cost_model   # every 5th mutant only (a quick look)
-    python mutation/run.py --list          # the modules and their test files
+    python mutation/run.py --full          # every mutant (hours on 2 cores)
+    python mutation/run.py --list          # the modules, their test files and default shares
 
 Exit code 0 when no unaccepted survivor is left, 1 otherwise.
 """
