@@ -15,6 +15,8 @@ by 1e-6, which pytest.approx's default would let through.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -180,14 +182,14 @@ def test_dynamodb_free_tier_switched_off_small_tables_and_other_tables_over_the_
     x = CostInputs(region="us-east-1", table_gb=100, monthly_growth_gb=0, include_writes=False, horizon_months=1)
     keep = Scenario("keep", "dynamodb")
     # No free tier: the whole 109.765625 GB x 0.25 = 27.44140625
-    assert cm.compute_scenario(CostInputs(**{**x.__dict__, "dynamodb_free_tier": False}), keep).monthly.loc[1, "dynamodb_storage"] == exact(27.44140625)
+    assert cm.compute_scenario(replace(x, dynamodb_free_tier=False), keep).monthly.loc[1, "dynamodb_storage"] == exact(27.44140625)
     # Other tables already use 40 GB (15 over the allowance): this table pays all of its 109.765625 GB
-    assert cm.compute_scenario(CostInputs(**{**x.__dict__, "other_tables_gb": 40}), keep).monthly.loc[1, "dynamodb_storage"] == exact(27.44140625)
+    assert cm.compute_scenario(replace(x, other_tables_gb=40), keep).monthly.loc[1, "dynamodb_storage"] == exact(27.44140625)
     # 0.5 GB (0.548828125 billed) is well inside the 25 free GB
-    small = cm.compute_scenario(CostInputs(**{**x.__dict__, "table_gb": 0.5}), keep)
+    small = cm.compute_scenario(replace(x, table_gb=0.5), keep)
     assert small.monthly.loc[1, "dynamodb_storage"] == 0
     # An empty table needs no figure at all, not even the free allowance
-    empty = cm.compute_scenario(CostInputs(**{**x.__dict__, "table_gb": 0}), keep)
+    empty = cm.compute_scenario(replace(x, table_gb=0), keep)
     assert empty.prices_used == () and empty.monthly.to_numpy().sum() == 0
 
 
@@ -202,8 +204,6 @@ def test_a_dynamodb_result_says_what_is_still_stored_at_the_end():
 
 
 def test_the_default_book_honours_on_missing_fallback(monkeypatch):
-    from dataclasses import replace
-
     real = pricing.read_prices
     monkeypatch.setattr(pricing, "read_prices", lambda path=None: [
         replace(p, price=None, confidence="") if (p.service, p.item, p.region) == ("firehose", "ingestion", "ap-northeast-1") else p
