@@ -63,7 +63,7 @@ MODULES: dict[str, Module] = {
     "reader": Module(["helpers/archive_reader/*.py"], ["tests/test_archive_reader.py", "tests/test_archive_reader_dataset.py", "tests/test_archive_reader_names.py"],
                      sample=8, skip={"*._results.xǁArchiveReadResultǁsummary__*": _RENDERING, "*._results.xǁProblemǁ__str____*": _RENDERING,
                                      "*._download.x__lower_priority__*": "CPU priority of the parser threads: speed only"}),
-    "cost_model": Module(["helpers/cost_model/*.py"], ["tests/test_cost_model.py", "tests/test_cost_answer.py"],
+    "cost_model": Module(["helpers/cost_model/*.py"], ["tests/test_cost_model.py", "tests/test_cost_answer.py", "tests/test_cost_model_rules.py"],
                          skip={"*.compare.xǁComparisonǁsummary__*": _RENDERING}),
     "teardown": Module(["helpers/teardown.py"], ["tests/test_teardown.py", "tests/test_teardown_steps.py"], sample=8,
                        skip={"*.xǁTeardownReportǁ__str____*": _RENDERING, "*.xǁTeardownReportǁ_repr_markdown___*": _RENDERING,
