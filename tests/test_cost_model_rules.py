@@ -382,6 +382,17 @@ def test_notes_name_the_object_size_filter_and_the_share_stuck():
                        "Each object carries 40 KB of archive overhead against a mean object of 1024 KB.")
 
 
+def test_the_share_of_objects_never_transitioned_counts_objects_not_cohorts():
+    # Backlog: 500 objects of 1,024 KB (moved); month 1: 2,920 objects of 179.55 KB (stuck). Two cohorts, one
+    # stuck, but 2,920 of the 3,420 objects: 85 %, not 50 %.
+    x = CostInputs(region="us-east-1", horizon_months=1, table_gb=500 / 1024, monthly_growth_gb=0.5, hot_days=0,
+                   compression_ratio=1, buffer_size_mib=1, buffer_interval_s=900, include_writes=False)
+    r = cm.compute_scenario(x, after("GLACIER", 0, object_size_greater_than_kb=500))
+    assert r.quantities.loc[1, "objects_written"] == exact(3420)
+    assert r.notes[0] == ("85% of the objects (mean 180 KB) are never transitioned because of ObjectSizeGreaterThan=500 KB: "
+                          "they stay in S3 Standard.")
+
+
 def test_notes_on_archive_overhead_and_the_128_kb_minimum():
     overhead = ("Each object carries 40 KB of archive overhead against a mean object of 1024 KB.",)
     assert cm.compute_scenario(backlog(), after("GLACIER", 0)).notes == overhead

@@ -226,7 +226,8 @@ def _s3(price: _Prices, x: CostInputs, s: Scenario, v: dict, cost: dict, q: dict
         if stuck.any():
             rule = (f"ObjectSizeGreaterThan={s.object_size_greater_than_kb:g} KB" if s.object_size_greater_than_kb is not None
                     else f"the {LIFECYCLE_DEFAULT_MIN_KB} KB default minimum ({x.lifecycle_min_size})")
-            notes.append(f"{stuck.sum() / (objects > 0).sum():.0%} of the objects (mean {object_kb[stuck].mean():.0f} KB) are "
+            share, mean_kb = objects[stuck].sum() / objects[objects > 0].sum(), np.average(object_kb[stuck], weights=objects[stuck])
+            notes.append(f"{share:.0%} of the objects (mean {mean_kb:.0f} KB) are "
                          f"never transitioned because of {rule}: they stay in S3 Standard.")
         switch = np.where(moves, move_at, end)
         transitions = _in_month(np.where(moves, move_at, np.inf), H).T @ objects
