@@ -646,21 +646,27 @@ def test_tables_joined_as_they_arrive_give_the_frame_of_the_exact_path(tmp_path,
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread's own CPU priority is a Linux feature")
-def test_parsing_runs_at_a_lower_cpu_priority_than_the_caller(tmp_path, monkeypatch):
+def test_parsing_yields_the_cpu_to_a_local_server_only(session, bucket, tmp_path, monkeypatch):
     import os
     import threading
 
     from helpers.archive_reader import _download
 
     _small_objects(tmp_path, 8, 2, lambda m, i: simple_item(10 * m + i))
+    for path in sorted(tmp_path.rglob("*")):
+        if path.is_file():
+            put(session, bucket, path.relative_to(tmp_path).as_posix(), path.read_bytes())
     seen = []
     real = _download.decompress
     monkeypatch.setattr(_download, "decompress", lambda raw: seen.append((threading.current_thread().name, os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))) or real(raw))
     mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
 
-    result = ar.read_archive(tmp_path, max_workers=2)
+    from_folder = ar.read_archive(tmp_path, max_workers=2)
+    folder_seen, seen[:] = list(seen), []
+    from_local_s3 = ar.read_archive(session, bucket, max_workers=2)  # the embedded local AWS, on 127.0.0.1
 
-    assert len(result.frame) == 16 and len(seen) == 8
+    assert len(from_folder.frame) == len(from_local_s3.frame) == 16 and len(folder_seen) == len(seen) == 8
+    assert all(name.startswith("archive-parser") and priority == mine for name, priority in folder_seen)
     assert all(name.startswith("archive-parser") and priority == min(19, mine + _download.PARSER_NICENESS) for name, priority in seen)
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine  # the caller's own thread is untouched
 

@@ -23,7 +23,7 @@ LOG = logging.getLogger(__name__)
 DEFAULT_WORKERS = 8
 PROGRESS_MIN_OBJECTS = 20  # progress bar from this many objects on (progress=None)
 JOB_STORED_BYTES = 256 * 1024  # a thread-pool job reads consecutive objects up to this many stored bytes
-PARSER_NICENESS = 10  # the parser threads' CPU priority below the caller's (Linux; 0: the same)
+PARSER_NICENESS = 10  # the parser threads' CPU priority below the caller's when the server is local (Linux; 0: the same)
 
 
 def download(source: Any, refs: tuple[ObjectRef, ...]) -> list[tuple[Decoded, Any]]:
@@ -55,7 +55,6 @@ def decode(downloaded: list[tuple[Decoded, Any]], errors_mode: bool, fast: bool)
     time for 100 KB objects). When the joined text is declined (one object with a type the others
     lack a common form for, a blank line...), each object is tried on its own, then line by line.
     """
-    _lower_priority()
     results: list[Any] = []
     batch: list[tuple[Decoded, bytes]] = []
     for out, raw in downloaded:
@@ -87,9 +86,9 @@ def read_objects(source: Any, refs: tuple[ObjectRef, ...], errors_mode: bool, fa
 
     Download threads only download, as the download floor does; decompressing and parsing run on the
     parser pool (as many threads as CPUs; pyarrow's allocator keeps memory per thread, so parsing on
-    every download thread would hold several times the memory for no gain) at a lower CPU priority,
-    so they fill the time the downloads leave and never hold back the next request: on a machine
-    where the server shares the cores (the embedded local AWS) that keeps the reader near the floor.
+    every download thread would hold several times the memory for no gain). When the server shares
+    this machine's cores (the embedded local AWS), the parser threads run at a lower CPU priority, so
+    parsing fills the time the server leaves and never holds back the next response.
     """
     downloaded = download(source, refs)
     if parser is not None:
@@ -97,15 +96,10 @@ def read_objects(source: Any, refs: tuple[ObjectRef, ...], errors_mode: bool, fa
     return decode(downloaded, errors_mode, fast)
 
 
-_PRIORITY = threading.local()
-
-
 def _lower_priority() -> None:
-    """Lower this thread's CPU priority by :data:`PARSER_NICENESS` once (Linux, where a thread's id is
-    a scheduling entity of its own; elsewhere nothing): parsing then yields to the downloads."""
-    if getattr(_PRIORITY, "done", False):
-        return
-    _PRIORITY.done = True
+    """Lower the calling thread's CPU priority by :data:`PARSER_NICENESS` (the parser pool's initializer
+    when the server shares the machine; Linux, where a thread is a scheduling entity of its own:
+    elsewhere nothing)."""
     if not PARSER_NICENESS or not sys.platform.startswith("linux"):
         return
     try:
@@ -180,7 +174,8 @@ def decoded_objects(src: Any, refs: list[ObjectRef], error_refs: list[ObjectRef]
         pa.cpu_count()  # creates pyarrow's own thread pool now, so it does not inherit a parser's lower priority
     try:
         # The parser pool is shut down last: a download thread may still be waiting on it.
-        with ThreadPoolExecutor(max_workers=parse_threads, thread_name_prefix="archive-parser") as parser, \
+        niced = _lower_priority if getattr(src, "server_is_local", False) else None
+        with ThreadPoolExecutor(max_workers=parse_threads, thread_name_prefix="archive-parser", initializer=niced) as parser, \
                 ThreadPoolExecutor(max_workers=workers, thread_name_prefix="archive-reader") as pool:
             for (group, errors_mode), results in zip(todo, bounded_map(pool, todo, src, workers * 2, fast, parser)):
                 if isinstance(results, BaseException):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator
+from urllib.parse import urlsplit
 
 import pandas as pd
 
@@ -18,6 +19,7 @@ _MAX_DAY_PREFIXES = 62  # list per day prefix for ranges up to this many days, e
 _DATED_FOLDERS = re.compile(r"(?:^|/)(\d{4})/(\d{2})/(\d{2})/(\d{2})/")
 _FIREHOSE_NAME_TIME = re.compile(r"-(\d{4})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-[^/]*$")
 _YEAR_FOLDER = re.compile(r"\d{4}/$")
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,9 @@ class S3Source:
 
         self.bucket = bucket
         self.client = session.client("s3", config=Config(max_pool_connections=max(10, max_workers), retries={"mode": "standard"}))
+        # The server runs on this machine (the embedded local AWS): it competes with parsing for the cores.
+        endpoint = getattr(getattr(self.client, "meta", None), "endpoint_url", None) or ""
+        self.server_is_local = urlsplit(endpoint).hostname in _LOOPBACK
 
     def __str__(self) -> str:
         return f"s3://{self.bucket}/"
