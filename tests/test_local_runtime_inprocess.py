@@ -23,9 +23,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from helpers.local.runtime import streams, sweeper, trigger
+from helpers.local.runtime import streams, sweeper, trigger, trigger_config
 from helpers.local.runtime.lambda_runtime import Invocation
-from helpers.local.runtime.state import PROBLEMS, SETTINGS
+from helpers.local.runtime.state import METRICS, PROBLEMS, SETTINGS
 from helpers.local.runtime.sweeper import FIVE_YEARS_SECONDS, TtlSweeper
 
 ACCOUNT = "123456789012"
@@ -53,8 +53,13 @@ def aws(monkeypatch):
         monkeypatch.setattr(LambdaBackend, "create_event_source_mapping", streams._create_event_source_mapping)
     monkeypatch.setattr(SETTINGS, "retry_seconds", 0.0)
     monkeypatch.setattr(SETTINGS, "poll_seconds", 0.01)
+    monkeypatch.setattr(trigger_config, "_pattern_cache", {})  # compiled filters: each test compiles its own
+    METRICS.clear()
+    PROBLEMS.clear()
     with mock_aws():
         yield boto3.Session(region_name=REGION)
+    METRICS.clear()
+    PROBLEMS.clear()
 
 
 def make_table(session, name: str = "t", ttl: str | None = "expires_at", sort_key: bool = False) -> str:
@@ -520,44 +525,91 @@ def test_batching_window_waits_for_more_records_unless_the_batch_is_full(aws, se
     assert fake.calls == [["a", "b"], ["c", "d", "e"]]
 
 
-def test_a_record_the_trigger_cannot_prepare_is_tried_three_times_then_set_aside(aws, sent, monkeypatch):
-    m = make_mapping(aws, items=["a", "bad", "c"])
-    seq = seqs_of("s")
+def _failing_for(monkeypatch, bad: str, times: int = 1_000) -> None:
+    """lambda_record fails for the record of key ``bad`` (its first ``times`` calls), as a bug of the emulator would."""
     original = trigger.lambda_record
+    calls = [0]
 
     def failing(raw, arn):
-        if raw["dynamodb"]["Keys"]["id"]["S"] == "bad":
+        if raw["dynamodb"]["Keys"]["id"]["S"] == bad and calls[0] < times:
+            calls[0] += 1
             raise ValueError("cannot")
         return original(raw, arn)
 
     monkeypatch.setattr(trigger, "lambda_record", failing)
+
+
+@pytest.mark.parametrize("queue", [True, False])
+def test_a_record_the_trigger_cannot_prepare_is_tried_three_times_then_set_aside(aws, sent, monkeypatch, queue):
+    m = make_mapping(aws, items=["a", "bad", "c"], queue=queue)
+    seq = seqs_of("s")
+    _failing_for(monkeypatch, "bad")
     fake = FakeFunction()
     monkeypatch.setattr(m.poller, "_invoke", fake)
     assert m.poller._step(m.poller.config()) is True
     assert fake.calls == [["a"]] and m.poller.position == seq["bad"]
-    assert m.poller._step(m.poller.config()) is False
-    assert m.poller._step(m.poller.config()) is False
+    assert PROBLEMS.snapshot() == []
+    key = f"{m.uuid}/{seq['bad']}"
+    detail = {"source": "trigger", "key": key, "mapping": m.uuid, "function_arn": m.function, "stream_arn": m.stream,
+              "shard_id": m.poller.shard_id, "sequence_number": str(seq["bad"]), "keys": {"id": {"S": "bad"}}, "error": "ValueError: cannot"}
+    for attempt in (1, 2):
+        assert m.poller._step(m.poller.config()) is False
+        [problem] = PROBLEMS.snapshot()
+        assert {k: problem[k] for k in detail} == detail
+        assert (problem["attempts"], problem["count"], problem["active"]) == (attempt, attempt, True)
     assert m.poller.position == seq["bad"] and sent == []
     assert m.poller._step(m.poller.config()) is True
     assert fake.calls == [["a"], ["c"]] and m.poller.position == seq["c"] + 1
+    [problem] = PROBLEMS.snapshot()
+    assert {k: problem[k] for k in detail} == detail
+    assert (problem["attempts"], problem["active"]) == (3, False)
+    assert problem["outcome"] == f"set aside, sent to {m.dest if queue else 'no OnFailure destination'}"
+    assert {k: METRICS.get(f"trigger.{k}") for k in ("record_errors", "records_set_aside", "records_discarded", "runtime_errors")} == {
+        "record_errors": 3, "records_set_aside": 1, "records_discarded": 1, "runtime_errors": 3}
+    if not queue:
+        assert sent == []
+        return
     assert len(sent) == 1
     message = sent[0][1]
     assert message["requestContext"]["condition"] == "RetryAttemptsExhausted" and message["requestContext"]["approximateInvokeCount"] == 3
+    assert message["responseContext"] == {"statusCode": 200, "executedVersion": "$LATEST"}
     info = message["DDBStreamBatchInfo"]
-    assert (info["startSequenceNumber"], info["endSequenceNumber"], info["batchSize"]) == (str(seq["bad"]), str(seq["bad"]), 1)
+    arrival = trigger._iso(shard_records("s")[1]["dynamodb"]["ApproximateCreationDateTime"])
+    assert (info["startSequenceNumber"], info["endSequenceNumber"], info["batchSize"], info["approximateArrivalOfFirstRecord"]) == (
+        str(seq["bad"]), str(seq["bad"]), 1, arrival)
+
+
+def test_a_record_that_fails_to_prepare_once_is_delivered_when_it_works_again(aws, sent, monkeypatch):
+    m = make_mapping(aws, items=["bad", "c", "d"])
+    seq = seqs_of("s")
+    _failing_for(monkeypatch, "bad", times=2)
+    fake = FakeFunction()
+    monkeypatch.setattr(m.poller, "_invoke", fake)
+    assert [m.poller._step(m.poller.config()) for _ in range(4)] == [False, False, True, False]
+    assert fake.calls == [["bad", "c", "d"]]
+    assert sent == [] and METRICS.get("trigger.records_set_aside") == 0
+    assert m.poller.position == seq["d"] + 1 and m.poller._record_errors == {}
+
+
+def test_a_record_that_failed_to_prepare_and_is_filtered_out_afterwards_does_not_stall_the_next(aws, sent, monkeypatch):
+    m = make_mapping(aws, items=["bad", "c"])
+    _failing_for(monkeypatch, "bad")
+    fake = FakeFunction()
+    monkeypatch.setattr(m.poller, "_invoke", fake)
+    assert m.poller._step(m.poller.config()) is False
+    aws.client("lambda").update_event_source_mapping(UUID=m.uuid, FilterCriteria={"Filters": [{"Pattern": json.dumps({"dynamodb": {"Keys": {"id": {"S": ["c"]}}}})}]})
+    monkeypatch.setattr(trigger, "lambda_record", _original_lambda_record)
+    drive(m, fake, monkeypatch)
+    assert fake.calls == [["c"]] and sent == []
+
+
+_original_lambda_record = trigger.lambda_record
 
 
 def test_a_filtered_record_before_an_unpreparable_one_is_checkpointed(aws, sent, monkeypatch):
     m = make_mapping(aws, items=["skip", "bad"], FilterCriteria={"Filters": [{"Pattern": json.dumps({"eventName": ["REMOVE"]})}]})
     seq = seqs_of("s")
-    original = trigger.lambda_record
-
-    def failing(raw, arn):
-        if raw["dynamodb"]["Keys"]["id"]["S"] == "bad":
-            raise ValueError("cannot")
-        return original(raw, arn)
-
-    monkeypatch.setattr(trigger, "lambda_record", failing)
+    _failing_for(monkeypatch, "bad")
     monkeypatch.setattr(m.poller, "_invoke", FakeFunction())
     assert m.poller._step(m.poller.config()) is False
     assert m.poller.position == seq["bad"]
@@ -614,3 +666,37 @@ def test_parallel_lanes_keep_each_items_records_in_order_and_deliver_each_once(a
         assert [s for s in delivered if s % 4 == key] == [key, key + 4, key + 8]
     lanes = {trigger._lane(i, 3) for i in items}
     assert len(lanes) > 1 and all(trigger._lane(i, 1) == 0 for i in items)
+
+
+def _step_all(m: SimpleNamespace, fake: FakeFunction, monkeypatch) -> None:
+    monkeypatch.setattr(m.poller, "_invoke", fake)
+    for _ in range(20):
+        if not m.poller._step(m.poller.config()):
+            return
+    raise AssertionError("the poller never caught up")
+
+
+@pytest.mark.parametrize("room, expected", [(0, [["a", "b"], ["c", "d"]]), (-1, [["a"], ["b"], ["c"], ["d"]])])
+def test_the_payload_limit_splits_batches_at_its_exact_edge(aws, sent, monkeypatch, room, expected):
+    """The invocation payload ({"Records":[...]}) may reach the limit but not exceed it (the 6 MB made small here)."""
+    m = make_mapping(aws, items=["a", "b", "c", "d"], BatchSize=10, MaximumBatchingWindowInSeconds=300)
+    record = trigger.lambda_record(shard_records("s")[0], m.stream)
+    length = len(json.dumps(record, separators=(",", ":")))
+    monkeypatch.setattr(trigger, "PAYLOAD_LIMIT", len('{"Records":[]}') + 2 * (length + 1) + room)
+    fake = FakeFunction()
+    _step_all(m, fake, monkeypatch)  # the batches are more than half the limit: sent at once despite the window
+    assert fake.calls == expected
+    assert all(len(json.dumps(e, separators=(",", ":"))) <= trigger.PAYLOAD_LIMIT for e in fake.events)
+    assert m.poller.position == seqs_of("s")["d"] + 1
+
+
+@pytest.mark.parametrize("room, expected", [(0, [[0, 1], [2, 3], [4]]), (-1, [[0], [1], [2], [3], [4]])])
+def test_a_lane_is_split_into_invocations_at_the_payload_limit(aws, sent, monkeypatch, room, expected):
+    m = make_mapping(aws, items=["a"], queue=False, BatchSize=10)
+    cfg = m.poller.config()
+    items = [trigger.Item(n, 0, json.dumps({"dynamodb": {"Keys": {"id": {"S": f"k{n}"}}, "SequenceNumber": str(n)}})) for n in range(5)]
+    monkeypatch.setattr(trigger, "PAYLOAD_LIMIT", len('{"Records":[]}') + 2 * (len(items[0].json) + 1) + room)
+    fake = FakeFunction()
+    monkeypatch.setattr(m.poller, "_invoke", fake)
+    assert m.poller._deliver_in_batches(cfg, "shard", items) is True
+    assert fake.seqs == expected
