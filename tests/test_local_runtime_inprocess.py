@@ -15,7 +15,7 @@ import json
 import threading
 import time
 import zipfile
-from datetime import timezone
+from datetime import datetime, timezone
 from types import SimpleNamespace
 from typing import Any, Callable
 
@@ -184,24 +184,29 @@ def test_items_refreshed_or_deleted_between_scan_and_delete_are_left_alone(aws, 
     assert user_removes == ["deleted"]
 
 
-def test_sweep_publishes_the_deleted_count_per_table_to_cloudwatch(aws):
+def test_sweep_publishes_the_deleted_count_per_table_to_cloudwatch(aws, monkeypatch):
     from moto.cloudwatch.models import cloudwatch_backends
 
-    make_table(aws, "a")
-    make_table(aws, "b")
-    for n in range(3):
-        put(aws, "a", f"k{n}", NOW - 10)
-    put(aws, "b", "k", NOW + 10)  # nothing deleted from b: no datum
-    before = time.time()
-    assert TtlSweeper().sweep_once(now=NOW) == 3
+    monkeypatch.setenv("TZ", "Asia/Kolkata")  # a machine not on UTC: the datum must still carry the UTC second
+    time.tzset()
+    try:
+        make_table(aws, "a")
+        make_table(aws, "b")
+        for n in range(3):
+            put(aws, "a", f"k{n}", NOW - 10)
+        put(aws, "b", "k", NOW + 10)  # nothing deleted from b: no datum
+        before = int(time.time())
+        assert TtlSweeper().sweep_once(now=NOW) == 3
+        after = time.time()
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
     data = [d for d in cloudwatch_backends[ACCOUNT][REGION].metric_data if d.namespace == "AWS/DynamoDB"]
-    assert [(d.name, d.value, d.unit, [(x.name, x.value) for x in d.dimensions]) for d in data] == [
-        ("TimeToLiveDeletedItemCount", 3.0, "Count", [("TableName", "a")])] or (
-        # the deletes may straddle a second: one datum per second, 3 in all
-        sum(d.value for d in data) == 3.0 and all(d.name == "TimeToLiveDeletedItemCount" and d.unit == "Count" for d in data))
-    for d in data:  # the second of deletion (the stream record's), naive UTC
-        assert d.timestamp.tzinfo is None
-        assert int(before) <= d.timestamp.replace(tzinfo=timezone.utc).timestamp() <= time.time()
+    assert sum(d.value for d in data) == 3.0 and 1 <= len(data) <= 2  # one datum per second of deletion
+    for d in data:
+        assert (d.name, d.unit, [(x.name, x.value) for x in d.dimensions]) == ("TimeToLiveDeletedItemCount", "Count", [("TableName", "a")])
+        assert d.timestamp.tzinfo is None and d.timestamp.microsecond == 0  # naive UTC, the whole second
+        assert before <= d.timestamp.replace(tzinfo=timezone.utc).timestamp() <= after
 
 
 def test_a_failed_metric_does_not_stop_the_deletes_and_is_reported(aws, monkeypatch):
@@ -356,24 +361,27 @@ def test_a_failed_batch_is_retried_whole_then_the_shard_moves_on(aws, sent, monk
 
 
 def test_retries_exhausted_discard_the_batch_with_aws_shaped_metadata(aws, sent, monkeypatch):
-    m = make_mapping(aws, items=["a", "b", "c"], BatchSize=2, MaximumRetryAttempts=2)
+    m = make_mapping(aws, items=["a", "b", "c", "d"], BatchSize=3, MaximumRetryAttempts=2)
     seq = seqs_of("s")
+    now = int(time.time())
+    for record, arrival in zip(shard_records("s"), (now - 30, now - 20, now - 10, now)):
+        record["dynamodb"]["ApproximateCreationDateTime"] = arrival
     fake = FakeFunction(lambda call, ids: "error" if "a" in ids else None)
     drive(m, fake, monkeypatch)
-    assert fake.calls == [["a", "b"]] * 3 + [["c"]]
-    assert m.poller.position == seq["c"] + 1
+    assert fake.calls == [["a", "b", "c"]] * 3 + [["d"]]
+    assert m.poller.position == seq["d"] + 1
     assert len(sent) == 1
     dest, message = sent[0]
     assert dest == m.dest
-    arrival = trigger._iso(shard_records("s")[0]["dynamodb"]["ApproximateCreationDateTime"])
     assert message["requestContext"] == {"requestId": "req-3", "functionArn": m.function, "condition": "RetryAttemptsExhausted", "approximateInvokeCount": 3}
     assert message["responseContext"] == {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"}
     assert message["version"] == "1.0"
     assert message["DDBStreamBatchInfo"] == {
-        "shardId": m.poller.shard_id, "startSequenceNumber": str(seq["a"]), "endSequenceNumber": str(seq["b"]),
-        "approximateArrivalOfFirstRecord": arrival, "approximateArrivalOfLastRecord": trigger._iso(shard_records("s")[1]["dynamodb"]["ApproximateCreationDateTime"]),
-        "batchSize": 2, "streamArn": m.stream}
+        "shardId": m.poller.shard_id, "startSequenceNumber": str(seq["a"]), "endSequenceNumber": str(seq["c"]),
+        "approximateArrivalOfFirstRecord": trigger._iso(now - 30), "approximateArrivalOfLastRecord": trigger._iso(now - 10),
+        "batchSize": 3, "streamArn": m.stream}
     assert message["timestamp"].endswith("Z") and len(message["timestamp"]) == len("2026-01-01T00:00:00.000Z")
+    assert abs(datetime.strptime(message["timestamp"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp() - time.time()) < 60
 
 
 def test_zero_retries_discards_after_the_first_failure_and_without_a_destination_nothing_is_sent(aws, sent, monkeypatch):
@@ -513,10 +521,10 @@ def test_batching_window_waits_for_more_records_unless_the_batch_is_full(aws, se
     start = m.poller.position
     assert m.poller._step(m.poller.config()) is True and fake.calls == []
     put(aws, "s", "b")
-    clock[0] += 1.9
+    clock[0] += 1.0
     assert m.poller._step(m.poller.config()) is True and fake.calls == []
     assert m.poller.position == start or start is None
-    clock[0] += 0.1
+    clock[0] += 1.0  # exactly the window: it has ended
     assert m.poller._step(m.poller.config()) is True
     assert fake.calls == [["a", "b"]]
     for key in ("c", "d", "e"):  # a full batch goes at once
