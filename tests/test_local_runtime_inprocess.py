@@ -14,6 +14,7 @@ import io
 import json
 import threading
 import time
+import uuid
 import zipfile
 from datetime import datetime, timezone
 from types import SimpleNamespace
@@ -221,7 +222,7 @@ def test_a_failed_metric_does_not_stop_the_deletes_and_is_reported(aws, monkeypa
     PROBLEMS.clear()
     assert TtlSweeper().sweep_once(now=NOW) == 1
     assert keys(aws, "m") == set()
-    assert [(p["source"], p["key"]) for p in PROBLEMS.snapshot()] == [("ttl", "metric:m")]
+    assert [(p["source"], p["key"], p["error"], p["active"]) for p in PROBLEMS.snapshot()] == [("ttl", "metric:m", "RuntimeError: cloudwatch down", True)]
     PROBLEMS.clear()
 
 
@@ -494,6 +495,7 @@ def test_records_older_than_the_maximum_age_are_discarded_at_the_exact_edge(aws,
     assert len(sent) == 1
     message = sent[0][1]
     assert message["requestContext"]["condition"] == "RecordAgeExceeded" and message["requestContext"]["approximateInvokeCount"] == 0
+    assert str(uuid.UUID(message["requestContext"]["requestId"])) == message["requestContext"]["requestId"]
     assert message["responseContext"] == {"statusCode": 200, "executedVersion": "$LATEST"}
     assert message["DDBStreamBatchInfo"]["batchSize"] == 1
     assert message["DDBStreamBatchInfo"]["approximateArrivalOfFirstRecord"] == trigger._iso(NOW - 61)
@@ -515,9 +517,11 @@ def test_a_whole_batch_too_old_is_not_invoked(aws, sent, monkeypatch):
 def test_batching_window_waits_for_more_records_unless_the_batch_is_full(aws, sent, monkeypatch):
     clock = [1000.0]
     monkeypatch.setattr(trigger, "time", SimpleNamespace(time=time.time, monotonic=lambda: clock[0]))
-    m = make_mapping(aws, items=["a"], BatchSize=3, MaximumBatchingWindowInSeconds=2)
+    m = make_mapping(aws, items=[], BatchSize=3, MaximumBatchingWindowInSeconds=2)
     fake = FakeFunction()
     monkeypatch.setattr(m.poller, "_invoke", fake)
+    assert m.poller._step(m.poller.config()) is False and m.poller.caught_up  # nothing yet
+    put(aws, "s", "a")
     start = m.poller.position
     assert m.poller._step(m.poller.config()) is True and fake.calls == []
     put(aws, "s", "b")
@@ -551,6 +555,7 @@ def _failing_for(monkeypatch, bad: str, times: int = 1_000) -> None:
 def test_a_record_the_trigger_cannot_prepare_is_tried_three_times_then_set_aside(aws, sent, monkeypatch, queue):
     m = make_mapping(aws, items=["a", "bad", "c"], queue=queue)
     seq = seqs_of("s")
+    shard_records("s")[1]["dynamodb"]["ApproximateCreationDateTime"] -= 100  # its own arrival, not the time it is set aside
     _failing_for(monkeypatch, "bad")
     fake = FakeFunction()
     monkeypatch.setattr(m.poller, "_invoke", fake)
@@ -583,8 +588,8 @@ def test_a_record_the_trigger_cannot_prepare_is_tried_three_times_then_set_aside
     assert message["responseContext"] == {"statusCode": 200, "executedVersion": "$LATEST"}
     info = message["DDBStreamBatchInfo"]
     arrival = trigger._iso(shard_records("s")[1]["dynamodb"]["ApproximateCreationDateTime"])
-    assert (info["startSequenceNumber"], info["endSequenceNumber"], info["batchSize"], info["approximateArrivalOfFirstRecord"]) == (
-        str(seq["bad"]), str(seq["bad"]), 1, arrival)
+    assert (info["startSequenceNumber"], info["endSequenceNumber"], info["batchSize"], info["approximateArrivalOfFirstRecord"], info["shardId"]) == (
+        str(seq["bad"]), str(seq["bad"]), 1, arrival, m.poller.shard_id)
 
 
 def test_a_record_that_fails_to_prepare_once_is_delivered_when_it_works_again(aws, sent, monkeypatch):
@@ -708,3 +713,74 @@ def test_a_lane_is_split_into_invocations_at_the_payload_limit(aws, sent, monkey
     monkeypatch.setattr(m.poller, "_invoke", fake)
     assert m.poller._deliver_in_batches(cfg, "shard", items) is True
     assert fake.seqs == expected
+
+
+def test_two_unpreparable_records_in_a_row_at_the_end_are_both_set_aside_and_the_checkpoint_passes_them(aws, sent, monkeypatch):
+    m = make_mapping(aws, items=["a", "bad1", "bad2"], queue=False)
+    seq = seqs_of("s")
+    original = trigger.lambda_record
+
+    def failing(raw, arn):
+        if raw["dynamodb"]["Keys"]["id"]["S"].startswith("bad"):
+            raise ValueError("cannot")
+        return original(raw, arn)
+
+    monkeypatch.setattr(trigger, "lambda_record", failing)
+    fake = FakeFunction()
+    monkeypatch.setattr(m.poller, "_invoke", fake)
+    # a, then bad1 three times (the third sets it aside and meets bad2), bad2 twice more, then nothing left
+    assert [m.poller._step(m.poller.config()) for _ in range(6)] == [True, False, False, False, False, True]
+    assert fake.calls == [["a"]]
+    assert m.poller.position == seq["bad2"] + 1 and METRICS.get("trigger.records_set_aside") == 2
+    assert m.poller._step(m.poller.config()) is False and METRICS.get("trigger.record_errors") == 6  # nothing tried again
+
+
+def test_a_new_shard_restarts_the_checkpoint_and_a_gone_stream_is_idle(aws, sent, monkeypatch):
+    m = make_mapping(aws, items=["a", "b"])
+    seq = seqs_of("s")
+    fake = FakeFunction()
+    monkeypatch.setattr(m.poller, "_invoke", fake)
+    m.poller.shard_id, m.poller.position = "shardId-of-an-older-stream", seq["b"] + 1000
+    assert m.poller._step(m.poller.config()) is True
+    assert fake.calls == [["a", "b"]] and m.poller.position == seq["b"] + 1
+    cfg = m.poller.config()
+    aws.client("dynamodb").delete_table(TableName="s")
+    assert m.poller._step(cfg) is False
+
+
+def test_latest_without_a_remembered_position_starts_at_the_streams_end(aws, sent, monkeypatch):
+    m = make_mapping(aws, items=["a", "b"], StartingPosition="LATEST")
+    cfg = dataclasses.replace(m.poller.config(), latest_sequence_number=None)
+    fake = FakeFunction()
+    monkeypatch.setattr(m.poller, "_invoke", fake)
+    assert m.poller._step(cfg) is False and fake.calls == []
+    assert m.poller.position == seqs_of("s")["b"] + 1
+
+
+def test_iso_times_are_utc_with_milliseconds_when_asked(monkeypatch):
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    time.tzset()
+    try:
+        assert trigger._iso(1_800_000_000.123456) == "2027-01-15T08:00:00Z"
+        assert trigger._iso(1_800_000_000.123456, millis=True) == "2027-01-15T08:00:00.123Z"
+        assert trigger._iso(1_800_000_000.9999, millis=True) == "2027-01-15T08:00:00.999Z"
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the lane thread dies on purpose
+def test_a_lane_that_fails_keeps_the_checkpoint_and_its_discards_name_the_shard(aws, sent, monkeypatch):
+    m = make_mapping(aws, items=["a"], BatchSize=2, MaximumRetryAttempts=0)
+    cfg = dataclasses.replace(m.poller.config(), parallelization=2)
+    items = [trigger.Item(n, NOW, json.dumps({"dynamodb": {"Keys": {"id": {"S": f"k{n}"}}, "SequenceNumber": str(n)}})) for n in range(8)]
+    assert len({trigger._lane(i, 2) for i in items}) == 2
+
+    def broken(cfg_, segment):
+        raise RuntimeError("the lane thread dies")
+
+    monkeypatch.setattr(m.poller, "_invoke", broken)
+    assert m.poller._deliver_lanes(cfg, "shard-x", items) is False
+    monkeypatch.setattr(m.poller, "_invoke", FakeFunction(lambda call, ids: "error"))
+    assert m.poller._deliver_lanes(cfg, "shard-x", items) is True
+    assert {s[1]["DDBStreamBatchInfo"]["shardId"] for s in sent} == {"shard-x"} and len(sent) >= 2
