@@ -534,6 +534,10 @@ def test_batching_window_waits_for_more_records_unless_the_batch_is_full(aws, se
         put(aws, "s", key)
     assert m.poller._step(m.poller.config()) is True
     assert fake.calls == [["a", "b"], ["c", "d", "e"]]
+    put(aws, "s", "f")  # a new window starts from this record
+    assert m.poller._step(m.poller.config()) is True and len(fake.calls) == 2
+    clock[0] += 2.0
+    assert m.poller._step(m.poller.config()) is True and fake.calls[-1] == ["f"]
 
 
 def _failing_for(monkeypatch, bad: str, times: int = 1_000) -> None:
@@ -783,3 +787,22 @@ def test_a_lane_that_fails_keeps_the_checkpoint_and_its_discards_name_the_shard(
     monkeypatch.setattr(m.poller, "_invoke", FakeFunction(lambda call, ids: "error"))
     assert m.poller._deliver_lanes(cfg, "shard-x", items) is True
     assert {s[1]["DDBStreamBatchInfo"]["shardId"] for s in sent} == {"shard-x"} and len(sent) >= 2
+
+
+def test_the_event_carries_binary_keys_and_images_as_base64_and_the_records_own_ids(aws, sent, monkeypatch):
+    import base64
+
+    ddb = aws.client("dynamodb")
+    stream = ddb.create_table(TableName="bin", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                              AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "B"}], BillingMode="PAY_PER_REQUEST",
+                              StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})["TableDescription"]["LatestStreamArn"]
+    ddb.put_item(TableName="bin", Item={"id": {"B": b"\x00k"}, "v": {"B": b"\xffold"}})
+    ddb.put_item(TableName="bin", Item={"id": {"B": b"\x00k"}, "v": {"B": b"\xffnew"}})
+    raws = shard_records("bin")
+    record = trigger.lambda_record(raws[1], stream)
+    b64 = lambda raw: base64.b64encode(raw).decode()  # noqa: E731
+    assert record["dynamodb"]["Keys"] == {"id": {"B": b64(b"\x00k")}}
+    assert record["dynamodb"]["NewImage"] == {"id": {"B": b64(b"\x00k")}, "v": {"B": b64(b"\xffnew")}}
+    assert record["dynamodb"]["OldImage"] == {"id": {"B": b64(b"\x00k")}, "v": {"B": b64(b"\xffold")}}
+    assert (record["eventID"], record["eventVersion"], record["eventName"]) == (raws[1]["eventID"], "1.1", "MODIFY")
+    json.dumps(record)  # plain JSON, as the function receives it
