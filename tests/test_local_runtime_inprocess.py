@@ -251,6 +251,7 @@ class FakeFunction:
         self.answer = answer or (lambda call, ids: None)
 
     def __call__(self, cfg, segment) -> Invocation:
+        self.functions = getattr(self, "functions", []) + [cfg.function_arn]
         event = json.loads('{"Records":[' + ",".join(r.json for r in segment) + "]}")
         self.events.append(event)
         ids = [r["dynamodb"]["Keys"]["id"]["S"] for r in event["Records"]]
@@ -324,6 +325,7 @@ def test_records_are_delivered_in_order_in_batches_and_the_checkpoint_follows(aw
     while m.poller._step(m.poller.config()):
         positions.append(m.poller.position)
     assert fake.calls == [["a", "b"], ["c", "d"], ["e"]]
+    assert fake.functions == [m.function] * 3
     assert positions == [seq["b"] + 1, seq["d"] + 1, seq["e"] + 1]
     assert m.poller.shard_id == shard.id and m.poller.caught_up
     record = fake.events[0]["Records"][0]
@@ -498,6 +500,7 @@ def test_records_older_than_the_maximum_age_are_discarded_at_the_exact_edge(aws,
     assert message["responseContext"] == {"statusCode": 200, "executedVersion": "$LATEST"}
     assert message["DDBStreamBatchInfo"]["batchSize"] == 1
     assert message["DDBStreamBatchInfo"]["approximateArrivalOfFirstRecord"] == trigger._iso(NOW - 61)
+    assert message["DDBStreamBatchInfo"]["shardId"] == m.poller.shard_id
     assert message["timestamp"] == trigger._iso(NOW, millis=True)
 
 
@@ -806,3 +809,43 @@ def test_the_event_carries_binary_keys_and_images_as_base64_and_the_records_own_
     assert record["dynamodb"]["OldImage"] == {"id": {"B": b64(b"\x00k")}, "v": {"B": b64(b"\xffold")}}
     assert (record["eventID"], record["eventVersion"], record["eventName"]) == (raws[1]["eventID"], "1.1", "MODIFY")
     json.dumps(record)  # plain JSON, as the function receives it
+
+
+def test_a_bisected_half_that_aged_out_meanwhile_is_discarded_and_the_other_half_still_delivered(aws, sent, monkeypatch):
+    m = make_mapping(aws, items=["a", "b", "c", "d"], BisectBatchOnFunctionError=True, MaximumRecordAgeInSeconds=60)
+    for record, arrival in zip(shard_records("s"), (NOW - 50, NOW - 50, NOW, NOW)):
+        record["dynamodb"]["ApproximateCreationDateTime"] = arrival
+    clock = [float(NOW)]
+    monkeypatch.setattr(trigger, "time", SimpleNamespace(time=lambda: clock[0], monotonic=time.monotonic))
+    monkeypatch.setattr(streams, "_trim", lambda shard: None)
+
+    def answer(call, ids):
+        if call == 1:
+            clock[0] += 20  # a and b are now 70 s old
+            return "error"
+        return None
+
+    fake = FakeFunction(answer)
+    drive(m, fake, monkeypatch)
+    assert fake.calls == [["a", "b", "c", "d"], ["c", "d"]]
+    assert [(x[1]["requestContext"]["condition"], x[1]["DDBStreamBatchInfo"]["batchSize"]) for x in sent] == [("RecordAgeExceeded", 2)]
+
+
+def test_ttl_only_filter_delivers_the_sweepers_deletes_with_their_identity_and_nothing_else(aws, sent, monkeypatch):
+    ttl_only = json.dumps({"userIdentity": {"type": ["Service"], "principalId": ["dynamodb.amazonaws.com"]}})
+    m = make_mapping(aws, items=[], FilterCriteria={"Filters": [{"Pattern": ttl_only}]})
+    aws.client("dynamodb").update_time_to_live(TableName="s", TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
+    put(aws, "s", "expired", NOW - 10)
+    put(aws, "s", "user-deleted", NOW + 10)
+    aws.client("dynamodb").delete_item(TableName="s", Key={"id": {"S": "user-deleted"}})
+    assert TtlSweeper().sweep_once(now=NOW) == 1
+    fake = FakeFunction()
+    drive(m, fake, monkeypatch)
+    assert fake.calls == [["expired"]]
+    record = fake.events[0]["Records"][0]
+    assert record["eventName"] == "REMOVE" and record["userIdentity"] == {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+    assert record["dynamodb"]["OldImage"]["expires_at"] == {"N": str(NOW - 10)}
+
+
+def test_a_filter_entry_without_a_pattern_matches_everything():
+    assert trigger.matches_filters({"eventName": "INSERT"}, [{}])
