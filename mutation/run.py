@@ -73,10 +73,13 @@ MODULES: dict[str, Module] = {
                       ["tests/test_restore.py", "tests/test_item_codec.py", "tests/test_restore_write.py"], sample=6,
                       skip={"*.xǁRestoreReportǁdescribe__*": _RENDERING, "*.xǁArchivedItemsǁsummary__*": _RENDERING,
                             "*.archived_items.x__bar__*": "a tqdm progress bar"}),
-    # In-process tests only reach these: the trigger and sweeper that the embedded local AWS runs live in
-    # the server's own process, where mutmut's switch does not reach (see docs/architecture.md).
+    # The embedded local AWS runs the trigger and sweeper in the server's own process, where mutmut's switch
+    # does not reach (see docs/architecture.md): its runner tests alone leave them `no tests`. The mutants are
+    # reached by tests/test_local_runtime_inprocess.py, which runs the same code in the test process on moto's
+    # in-process backends (mock_aws); only the server's thread loops and discovery stay `no tests`.
     "local_runtime": Module(["helpers/local/runtime/trigger.py", "helpers/local/runtime/trigger_config.py", "helpers/local/runtime/sweeper.py"],
-                            ["tests/test_local_runtime_trigger.py", "tests/test_local_runtime_ttl.py"]),
+                            ["tests/test_local_runtime_inprocess.py", "tests/test_local_runtime_trigger.py", "tests/test_local_runtime_ttl.py"],
+                            sample=4),
 }
 
 
@@ -121,6 +124,9 @@ def prepare(module: str) -> Path:
         f"pytest_add_cli_args_test_selection = {_toml_list(tests)}\n"
         f"pytest_add_cli_args = {_toml_list(PYTEST_ARGS)}\n"
         "use_git_change_detection = false\n"
+        # A mutant that loops (a retry that never ends) is stopped after 5x the time of all its tests (plus 1 s)
+        # instead of mutmut's 15x: the trigger's delivery loop alone had 60 such mutants.
+        "timeout_multiplier = 5.0\n"
     )
     (work / "pyproject.toml").write_text(text)
     return work

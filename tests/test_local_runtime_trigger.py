@@ -262,8 +262,10 @@ def test_records_older_than_the_maximum_age_are_discarded_with_record_age_exceed
 def test_an_invalid_filter_pattern_matches_nothing_and_a_valid_one_still_matches():
     """AWS refuses an invalid pattern at CreateEventSourceMapping; the local trigger (moto accepts any
     text) must never read it as "match everything": that would archive inserts and user deletes."""
+    from helpers.local.runtime import trigger_config
     from helpers.local.runtime.trigger import matches_filters
 
+    trigger_config._pattern_cache.clear()  # compile here, not from an earlier test's cache (mutation runs fork after one)
     remove = {"eventName": "REMOVE", "userIdentity": {"type": "Service", "principalId": "dynamodb.amazonaws.com"}}
     insert = {"eventName": "INSERT"}
     ttl_only = {"Pattern": json.dumps({"userIdentity": {"type": ["Service"], "principalId": ["dynamodb.amazonaws.com"]}})}
