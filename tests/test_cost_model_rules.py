@@ -391,6 +391,9 @@ def test_the_share_of_objects_never_transitioned_counts_objects_not_cohorts():
     assert r.quantities.loc[1, "objects_written"] == exact(3420)
     assert r.notes[0] == ("85% of the objects (mean 180 KB) are never transitioned because of ObjectSizeGreaterThan=500 KB: "
                           "they stay in S3 Standard.")
+    # Both stuck (filter 2,000 KB): the mean size weighs each cohort by its objects, (500 x 1,024 + 2,920 x 179.55) / 3,420.
+    both = cm.compute_scenario(x, after("GLACIER", 0, object_size_greater_than_kb=2000))
+    assert both.notes[0].startswith("100% of the objects (mean 303 KB) are never transitioned")
 
 
 def test_notes_on_archive_overhead_and_the_128_kb_minimum():
