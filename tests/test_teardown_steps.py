@@ -205,3 +205,44 @@ def test_a_missing_failure_queue_is_reported_as_not_found_under_its_kind():
     t = teardown_of(Session(sqs=Sqs(False)))
     t.failure_queue()
     assert t.report.status_of("SQS queue") == [td.NOT_FOUND]
+
+
+class S3Tags:
+    """get_bucket_tagging answering one error code (a bucket seen through S3's HEAD-like codes)."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+
+    def get_bucket_tagging(self, Bucket):  # noqa: N803
+        raise ClientError({"Error": {"Code": self.code}}, "GetBucketTagging")
+
+
+@pytest.mark.parametrize("code, status", [("404", td.NOT_FOUND), ("NoSuchBucket", td.NOT_FOUND), ("403", td.KEPT), ("AccessDenied", td.KEPT)])
+def test_a_bucket_missing_or_of_another_account_is_reported_and_left_alone(code, status):
+    t = teardown_of(Session(s3=S3Tags(code)))
+    t.bucket("s1-archive")
+    assert [(k, n, s) for k, n, s, _ in entries(t)] == [("S3 bucket", "s1-archive", status)]
+
+
+def test_a_forced_teardown_says_how_many_objects_it_emptied_first(monkeypatch):
+    ours = [{"Key": MANAGED_BY_KEY, "Value": MANAGED_BY_VALUE}, {"Key": STACK_TAG_KEY, "Value": "s1"}]
+    s3 = type("S", (), {"get_bucket_tagging": lambda _self, Bucket: {"TagSet": ours}})()
+    monkeypatch.setattr(td, "_count_objects", lambda client, name: (3, False))
+    monkeypatch.setattr(td.s3_mod, "delete_bucket", lambda session, name, force: None)
+    t = td._Teardown(Session(s3=s3), Settings(stack="s1"), force=True, dry_run=False, timeout=1, sleep=lambda _s: None)
+    t.bucket("s1-archive")
+    assert entries(t) == [("S3 bucket", "s1-archive", td.DELETED, "emptied first: 3 object(s) removed, counting versions and delete markers")]
+
+
+def test_a_missing_glue_database_and_a_failed_database_step_name_the_database(monkeypatch):
+    monkeypatch.setattr(td.athena_mod, "database_tags", lambda session, database: None)
+    t = teardown_of(Session())
+    t.glue_catalog("s1_archive", "archive")
+    assert entries(t) == [("Glue table", "s1_archive.archive", td.NOT_FOUND, ""), ("Glue database", "s1_archive", td.NOT_FOUND, "")]
+
+    monkeypatch.setattr(td.athena_mod, "database_tags", lambda session, database: {MANAGED_BY_KEY: MANAGED_BY_VALUE, STACK_TAG_KEY: "s1"})
+    monkeypatch.setattr(td.athena_mod, "table_names", lambda session, database: [])
+    monkeypatch.setattr(td.athena_mod, "delete_database", lambda *a: (_ for _ in ()).throw(client_error("AccessDeniedException", "no")))
+    t = teardown_of(Session())
+    t.glue_catalog("s1_archive", "archive")
+    assert entries(t)[-1] == ("Glue database", "s1_archive", td.FAILED, "AccessDeniedException: no")
