@@ -168,13 +168,13 @@ def decoded_objects(src: Any, refs: list[ObjectRef], error_refs: list[ObjectRef]
 
         bar = tqdm(total=total, unit="obj", desc=f"reading {src}")
     parse_threads = max(1, min(workers, os.cpu_count() or 1))
-    if fast:
+    niced = _lower_priority if getattr(src, "server_is_local", False) else None
+    if niced and fast:
         import pyarrow as pa
 
         pa.cpu_count()  # creates pyarrow's own thread pool now, so it does not inherit a parser's lower priority
     try:
         # The parser pool is shut down last: a download thread may still be waiting on it.
-        niced = _lower_priority if getattr(src, "server_is_local", False) else None
         with ThreadPoolExecutor(max_workers=parse_threads, thread_name_prefix="archive-parser", initializer=niced) as parser, \
                 ThreadPoolExecutor(max_workers=workers, thread_name_prefix="archive-reader") as pool:
             for (group, errors_mode), results in zip(todo, bounded_map(pool, todo, src, workers * 2, fast, parser)):
