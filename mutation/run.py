@@ -60,7 +60,8 @@ class Module:
 _RENDERING = "renders a report for people (text, markdown): no data, no money"
 MODULES: dict[str, Module] = {
     "archiver": Module(["helpers/archiver.py"], ["tests/test_archiver.py", "tests/test_archiver_delivery.py"]),
-    "reader": Module(["helpers/archive_reader/*.py"], ["tests/test_archive_reader.py", "tests/test_archive_reader_dataset.py", "tests/test_archive_reader_names.py"],
+    "reader": Module(["helpers/archive_reader/*.py"], ["tests/test_archive_reader.py", "tests/test_archive_reader_dataset.py",
+                                                      "tests/test_archive_reader_names.py", "tests/test_archive_reader_listing.py"],
                      sample=8, skip={"*._results.xǁArchiveReadResultǁsummary__*": _RENDERING, "*._results.xǁProblemǁ__str____*": _RENDERING,
                                      "*._download.x__lower_priority__*": "CPU priority of the parser threads: speed only"}),
     "cost_model": Module(["helpers/cost_model/*.py"], ["tests/test_cost_model.py", "tests/test_cost_answer.py",

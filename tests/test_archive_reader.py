@@ -614,10 +614,13 @@ def test_a_long_number_in_one_object_of_a_batch_is_read_exactly_and_the_others_s
     (b'{"s":"x1234567890123456789"}\n', False),   # inside a string, after a letter
     (b'{"s":"1234567890123456789"}\n', False),    # inside a string, after the quote
     (b'{"n":-1.5e+300000000000}\n', True),        # sign, exponent: all number characters
+    (b'{"n":null}\n', True),                       # a JSON null: Arrow cannot tell it from absent
+    (b'{"s":"nullable"}\n', True),                 # null inside a string: conservative, the exact path
+    (b'{"s":"NULL","n":1}\n', False),              # only the lowercase literal is JSON's null
 ])
-def test_the_long_number_scan_finds_numbers_of_16_characters_outside_strings(text, found):
-    assert _fast._has_long_number(text) is found
-    assert _fast._has_long_number(b'{"a":1}\n' * 3 + text) is found  # after other objects' lines
+def test_the_exact_path_scan_finds_numbers_of_16_characters_outside_strings_and_nulls(text, found):
+    assert _fast._needs_exact(text) is found
+    assert _fast._needs_exact(b'{"a":1}\n' * 3 + text) is found  # after other objects' lines
 
 
 @pytest.mark.parametrize("conflict", [False, True], ids=["same types", "a column of two types"])

@@ -1,11 +1,12 @@
-"""Downloads in parallel: the objects cut into jobs of consecutive objects, at most a window of jobs in
-flight on the download threads; decompressing and parsing on a pool of as many threads as CPUs, at a
-lower CPU priority than the downloads."""
+"""Downloads in parallel while the listing goes on: each listed page cut into jobs of consecutive objects,
+at most a window of jobs in flight, every object a task of its own on the download threads; a job's
+objects decompressed and parsed together on a pool of as many threads as CPUs, at a lower CPU priority
+than the downloads when the server shares the machine."""
 
 from __future__ import annotations
 
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from itertools import islice
 import logging
 import os
@@ -23,26 +24,24 @@ LOG = logging.getLogger(__name__)
 DEFAULT_WORKERS = 8
 PROGRESS_MIN_OBJECTS = 20  # progress bar from this many objects on (progress=None)
 JOB_STORED_BYTES = 256 * 1024  # a thread-pool job reads consecutive objects up to this many stored bytes
+Job = tuple[tuple[ObjectRef, ...], bool]  # consecutive objects decoded together, and whether they are error records
 PARSER_NICENESS = 10  # the parser threads' CPU priority below the caller's when the server is local (Linux; 0: the same)
 
 
-def download(source: Any, refs: tuple[ObjectRef, ...]) -> list[tuple[Decoded, Any]]:
-    """Download consecutive objects (one job, on a download thread): ``(result so far, stored bytes)``
-    per object, in order; the bytes are None when the read failed (the problem is in the result) and
-    an unexpected exception takes their place when the read raised one."""
-    out: list[tuple[Decoded, Any]] = []
-    for ref in refs:
-        decoded = Decoded(ref)
-        try:
-            raw: Any = source.read(ref.key)
-        except ReadFailed as err:
-            decoded.problems.append(Problem(ref.key, None, str(err)))
-            decoded.failed = True
-            raw = None
-        except Exception as err:  # noqa: BLE001 - reported as a Problem by the caller, never a crash
-            raw = err
-        out.append((decoded, raw))
-    return out
+def download(source: Any, ref: ObjectRef) -> tuple[Decoded, Any]:
+    """Download one object (a task of the download threads): ``(result so far, stored bytes)``; the
+    bytes are None when the read failed (the problem is in the result) and an unexpected exception
+    takes their place when the read raised one."""
+    decoded = Decoded(ref)
+    try:
+        raw: Any = source.read(ref.key)
+    except ReadFailed as err:
+        decoded.problems.append(Problem(ref.key, None, str(err)))
+        decoded.failed = True
+        raw = None
+    except Exception as err:  # noqa: BLE001 - reported as a Problem by the caller, never a crash
+        raw = err
+    return decoded, raw
 
 
 def decode(downloaded: list[tuple[Decoded, Any]], errors_mode: bool, fast: bool) -> list[Any]:
@@ -80,20 +79,46 @@ def decode(downloaded: list[tuple[Decoded, Any]], errors_mode: bool, fast: bool)
     return results
 
 
-def read_objects(source: Any, refs: tuple[ObjectRef, ...], errors_mode: bool, fast: bool, parser: ThreadPoolExecutor | None = None) -> Any:
-    """Download one job's objects, then decode them: the list :func:`decode` returns, or its future
-    when ``parser`` runs it (the download thread goes on with the next job meanwhile).
+def submit_job(pool: ThreadPoolExecutor, parser: ThreadPoolExecutor, source: Any, job: Job, fast: bool) -> Future:
+    """Download one job's objects, one task each on ``pool`` (so the threads stay busy to the last
+    object, as the download floor's do), then decode them together on ``parser``: a future of the list
+    :func:`decode` returns.
 
-    Download threads only download, as the download floor does; decompressing and parsing run on the
-    parser pool (as many threads as CPUs; pyarrow's allocator keeps memory per thread, so parsing on
-    every download thread would hold several times the memory for no gain). When the server shares
-    this machine's cores (the embedded local AWS), the parser threads run at a lower CPU priority, so
-    parsing fills the time the server leaves and never holds back the next response.
+    Download threads only download; decompressing and parsing run on the parser pool (as many threads
+    as CPUs; pyarrow's allocator keeps memory per thread, so parsing on every download thread would
+    hold several times the memory for no gain). When the server shares this machine's cores (the
+    embedded local AWS), the parser threads run at a lower CPU priority, so parsing fills the time the
+    server leaves and never holds back the next response.
     """
-    downloaded = download(source, refs)
-    if parser is not None:
-        return parser.submit(decode, downloaded, errors_mode, fast)
-    return decode(downloaded, errors_mode, fast)
+    refs, errors_mode = job
+    decoded: Future = Future()
+    downloaded: list[Any] = [None] * len(refs)
+    remaining = [len(refs)]
+    lock = threading.Lock()
+
+    def settle(result: Any = None, err: BaseException | None = None) -> None:
+        with lock:  # the first outcome stands (a download that raised, or the decoded objects)
+            if not decoded.done():
+                decoded.set_exception(err) if err is not None else decoded.set_result(result)
+
+    def parsed(fut: Future) -> None:
+        err = CancelledError() if fut.cancelled() else fut.exception()
+        settle(None if err is not None else fut.result(), err)
+
+    def fetch(i: int, ref: ObjectRef) -> None:
+        try:
+            downloaded[i] = download(source, ref)
+            with lock:
+                remaining[0] -= 1
+                last = not remaining[0]
+            if last:
+                parser.submit(decode, downloaded, errors_mode, fast).add_done_callback(parsed)
+        except BaseException as err:  # noqa: BLE001 - the caller waits on ``decoded``: it must always settle
+            settle(err=err)
+
+    for i, ref in enumerate(refs):
+        pool.submit(fetch, i, ref)
+    return decoded
 
 
 def _lower_priority() -> None:
@@ -109,17 +134,18 @@ def _lower_priority() -> None:
         LOG.debug("could not lower the parser thread's priority: %s", err)
 
 
-def jobs(refs: list[ObjectRef], errors_mode: bool, workers: int) -> list[tuple[tuple[ObjectRef, ...], bool]]:
+def jobs(refs: list[ObjectRef], errors_mode: bool, workers: int, listed: int | None = None) -> list[Job]:
     """The objects in key order, cut into jobs of consecutive objects for the thread pool.
 
     A job holds at most :data:`JOB_STORED_BYTES` of stored data (so several small objects share one
-    pyarrow call, see :func:`decode`) and at most a quarter of an even share per worker (so
-    every worker has work: a few objects, or a few large ones, are one object per job).
+    pyarrow call, see :func:`decode`) and at most a quarter of an even share per worker of the
+    ``listed`` objects (default: ``refs``; so every worker has work: a few objects, or a few large
+    ones, are one object per job).
     """
     if errors_mode:
         return [((ref,), True) for ref in refs]
-    most = max(1, -(-len(refs) // (max(1, workers) * 4)))
-    jobs: list[tuple[tuple[ObjectRef, ...], bool]] = []
+    most = max(1, -(-(len(refs) if listed is None else listed) // (max(1, workers) * 4)))
+    jobs: list[Job] = []
     group: list[ObjectRef] = []
     size = 0
     for ref in refs:
@@ -133,40 +159,75 @@ def jobs(refs: list[ObjectRef], errors_mode: bool, workers: int) -> list[tuple[t
     return jobs
 
 
-def bounded_map(pool: ThreadPoolExecutor, jobs: list[tuple[tuple[ObjectRef, ...], bool]], src: Any, window: int, fast: bool, parser: ThreadPoolExecutor | None = None) -> Iterator[Any]:
-    """Results of :func:`read_objects` in job order, at most ``window`` jobs in flight (bounded memory).
-    An unexpected exception is yielded, not raised."""
+def paged_jobs(pages: Iterator[tuple[list[ObjectRef], bool]], workers: int, progress: "_Progress") -> Iterator[Job]:
+    """The jobs of each listed page as it comes (a job never spans two pages), sized by the objects
+    listed so far; ``progress`` learns of each page."""
+    listed = 0
+    for refs, errors_mode in pages:
+        listed += len(refs)
+        progress.listed(len(refs))
+        yield from jobs(refs, errors_mode, workers, listed)
+
+
+def bounded_map(pool: ThreadPoolExecutor, jobs: Iterator[Job], src: Any, window: int, fast: bool, parser: ThreadPoolExecutor) -> Iterator[tuple[Job, Any]]:
+    """``(job, its decoded objects)`` in job order, at most ``window`` jobs in flight (bounded memory);
+    the next jobs are taken from ``jobs`` as results come. An unexpected exception is the result, not
+    raised (one of ``jobs`` itself is raised)."""
     it = iter(jobs)
-    futures: deque = deque(pool.submit(read_objects, src, group, mode, fast, parser) for group, mode in islice(it, window))
+    futures: deque = deque((job, submit_job(pool, parser, src, job, fast)) for job in islice(it, window))
     while futures:
-        fut = futures.popleft()
+        job, fut = futures.popleft()
         nxt = next(it, None)
         if nxt is not None:
-            futures.append(pool.submit(read_objects, src, nxt[0], nxt[1], fast, parser))
+            futures.append((nxt, submit_job(pool, parser, src, nxt, fast)))
         try:
             results = fut.result()
-            if isinstance(results, Future):
-                results = results.result()
         except Exception as err:  # noqa: BLE001 - reported as a Problem by the caller, never a crash
-            yield err
+            yield job, err
         else:
-            yield results
+            yield job, results
 
 
-def decoded_objects(src: Any, refs: list[ObjectRef], error_refs: list[ObjectRef], *, max_workers: int, fast: bool,
+class _Progress:
+    """A tqdm bar over the objects read, its total growing as pages are listed. ``show`` None: a bar
+    once :data:`PROGRESS_MIN_OBJECTS` objects are listed (none for a smaller archive)."""
+
+    def __init__(self, show: bool | None, desc: str, rows: Any = None) -> None:
+        self.show, self.desc, self.rows = show, desc, rows
+        self.total = self.done = 0
+        self.bar: Any = None
+
+    def listed(self, n: int) -> None:
+        self.total += n
+        if self.bar is None and self.show is not False and (self.show or self.total >= PROGRESS_MIN_OBJECTS):
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=self.total, initial=self.done, unit="obj", desc=self.desc)
+        elif self.bar is not None and n:
+            self.bar.total = self.total
+            self.bar.refresh()
+
+    def read(self, n: int) -> None:
+        self.done += n
+        if self.bar is not None:
+            self.bar.update(n)
+            if self.rows is not None:
+                self.bar.set_postfix(rows=self.rows(), refresh=False)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def decoded_objects(src: Any, pages: Iterator[tuple[list[ObjectRef], bool]], *, max_workers: int, fast: bool,
                     progress: bool | None, rows: Any = None) -> Iterator[tuple[Decoded, bool]]:
-    """Every object of ``refs`` then of ``error_refs`` (read as Firehose error records), downloaded and
-    parsed on the thread pools, yielded in key order as ``(decoded, errors_mode)``; an unexpected failure
-    becomes a failed :class:`Decoded` with its problem. ``progress``: a tqdm bar (None: from
-    :data:`PROGRESS_MIN_OBJECTS` objects on), its postfix ``rows()`` when given."""
+    """Every object of the listed ``pages`` (``(refs, errors_mode)``: archive objects, or Firehose error
+    records), downloaded and parsed on the thread pools as the pages come, yielded in listing order as
+    ``(decoded, errors_mode)``; an unexpected failure becomes a failed :class:`Decoded` with its problem.
+    ``progress``: a tqdm bar (None: from :data:`PROGRESS_MIN_OBJECTS` objects on), its postfix
+    ``rows()`` when given."""
     workers = max(1, max_workers)
-    todo = jobs(refs, False, workers) + jobs(error_refs, True, workers)
-    total = len(refs) + len(error_refs)
-    bar = None
-    if progress if progress is not None else total >= PROGRESS_MIN_OBJECTS:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=total, unit="obj", desc=f"reading {src}")
+    bar = _Progress(progress, f"reading {src}", rows)
     parse_threads = max(1, min(workers, os.cpu_count() or 1))
     niced = _lower_priority if getattr(src, "server_is_local", False) else None
     if niced and fast:
@@ -177,7 +238,7 @@ def decoded_objects(src: Any, refs: list[ObjectRef], error_refs: list[ObjectRef]
         # The parser pool is shut down last: a download thread may still be waiting on it.
         with ThreadPoolExecutor(max_workers=parse_threads, thread_name_prefix="archive-parser", initializer=niced) as parser, \
                 ThreadPoolExecutor(max_workers=workers, thread_name_prefix="archive-reader") as pool:
-            for (group, errors_mode), results in zip(todo, bounded_map(pool, todo, src, workers * 2, fast, parser)):
+            for (group, errors_mode), results in bounded_map(pool, paged_jobs(pages, workers, bar), src, workers * 2, fast, parser):
                 if isinstance(results, BaseException):
                     results = [results] * len(group)
                 for ref, decoded in zip(group, results):
@@ -185,10 +246,6 @@ def decoded_objects(src: Any, refs: list[ObjectRef], error_refs: list[ObjectRef]
                         LOG.error("unexpected failure reading %s", ref.key, exc_info=decoded)
                         decoded = Decoded(ref, failed=True, problems=[Problem(ref.key, None, f"unexpected {type(decoded).__name__}: {decoded}")])
                     yield decoded, errors_mode
-                if bar is not None:
-                    bar.update(len(group))
-                    if rows is not None:
-                        bar.set_postfix(rows=rows(), refresh=False)
+                bar.read(len(group))
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()

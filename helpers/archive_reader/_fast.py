@@ -25,14 +25,14 @@ LOG = logging.getLogger(__name__)
 
 def parse_batch(batch: list[tuple[Decoded, bytes]]) -> None:
     """Fill ``table`` (or, when pyarrow declines an object, ``rows``) of the objects that passed
-    :func:`fast_eligible`: their texts joined and read in one pyarrow call when no long number is in
-    them, else each object on its own (an object with a long number read by the exact path)."""
+    :func:`fast_eligible`: their texts joined and read in one pyarrow call when none needs the exact
+    path (:func:`_needs_exact`), else each object on its own (one that needs it read by the exact path)."""
     import pyarrow as pa
 
     if len(batch) > 1:
         joined = b"".join(text for _, text in batch)
-        if _has_long_number(joined):
-            del joined  # some object has one: each on its own below
+        if _needs_exact(joined):
+            del joined  # some object needs the exact path: each on its own below
         else:
             try:
                 table = _arrow_table(joined)
@@ -44,7 +44,7 @@ def parse_batch(batch: list[tuple[Decoded, bytes]]) -> None:
                 _slice_back(batch, table)
                 return
     for out, text in batch:
-        if _has_long_number(text):
+        if _needs_exact(text):
             parse_lines(out, text, None, False)
             continue
         try:
@@ -72,33 +72,33 @@ def _slice_back(batch: list[tuple[Decoded, bytes]], table: Any) -> None:
         out.table, out.lines, out.origin = table.slice(first, stop - first), stop - first, (table, first)
 
 
-# A JSON number of 16+ characters outside a string: a run of sixteen number characters at the start of
-# the text or after ``:,[`` or whitespace (after a quote or a letter it is inside a string). Searched by
-# pyarrow's regular expressions (RE2: linear time, and the GIL is released, so the download threads
-# are not held up while a large text is scanned).
-_LONG_NUMBER = r"(^|[:,\[ \t\r\n])[-+.0-9eE]{16}"
+# What sends an object to the exact path, searched in one pass: a JSON number of 16+ characters outside
+# a string (a run of sixteen number characters at the start of the text or after ``:,[`` or whitespace:
+# after a quote or a letter it is inside a string), or ``null`` anywhere. Searched by pyarrow's regular
+# expressions (RE2: linear time, and the GIL is released, so the download threads are not held up
+# while a large text is scanned, as they would be by ``b"null" in text``).
+_EXACT_ONLY = r"(^|[:,\[ \t\r\n])[-+.0-9eE]{16}|null"
 
 
-def _has_long_number(text: bytes) -> bool:
-    """True when a JSON number of 16+ characters may be present: a run of number characters that
-    long which does not start inside a string (right after a quote or a letter). Conservative: a
-    digit run after a space inside a string counts too."""
+def _needs_exact(text: bytes) -> bool:
+    """True when the text may hold what only the exact path reads right: a JSON number of 16+
+    characters (a run of number characters that long which does not start inside a string, right
+    after a quote or a letter) or a JSON null (Arrow cannot tell it from absent). Conservative: a
+    digit run after a space inside a string, or ``null`` inside a string, counts too."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     # The text as a one-value Arrow array without a copy: offsets [0, len], the bytes themselves.
     value = pa.Array.from_buffers(pa.large_binary(), 1, [None, pa.py_buffer(np.array([0, len(text)], dtype=np.int64)), pa.py_buffer(text)])
-    return bool(pc.match_substring_regex(value, pattern=_LONG_NUMBER)[0].as_py())
+    return bool(pc.match_substring_regex(value, pattern=_EXACT_ONLY)[0].as_py())
 
 
 def fast_eligible(text: bytes) -> bool:
-    """Cheap byte checks before pyarrow (the long-number scan is :func:`parse_batch` 's, over the
-    texts it joins). Blank lines and part lines need no scan here: a blank line makes the row count
-    differ from the line count, a part line shows up as a ``part_of`` column (both checked in
+    """Cheap byte checks before pyarrow (the scan for long numbers and nulls is :func:`parse_batch` 's,
+    over the texts it joins). Blank lines and part lines need no scan here: a blank line makes the row
+    count differ from the line count, a part line shows up as a ``part_of`` column (both checked in
     :func:`_arrow_table`)."""
-    if not text.endswith(b"\n") or text.startswith(b"\n"):
-        return False
-    return b"null" not in text
+    return text.endswith(b"\n") and not text.startswith(b"\n")
 
 
 def _has_timestamp(t: Any) -> bool:

@@ -4,7 +4,6 @@ object selection it shares with :func:`archive_to_parquet`."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -13,25 +12,14 @@ import pandas as pd
 from ._collect import Collector
 from ._columns import empty_frame
 from ._download import DEFAULT_WORKERS, decoded_objects
+from ._listing import Listing, prefetched
 from ._results import ArchiveReadResult, error_records_frame, log_problems, objects_frame
-from ._sources import ObjectRef, make_source, select_objects, utc
+from ._sources import make_source, utc
 
 LOG = logging.getLogger(__name__)
 
 DEFAULT_PREFIX = "archive/"
 DEFAULT_ERROR_PREFIX = "errors/"
-
-
-@dataclass
-class Selection:
-    """The objects a read will download (checked arguments, listed source)."""
-
-    src: Any
-    start: pd.Timestamp | None
-    end: pd.Timestamp | None
-    refs: list[ObjectRef]
-    error_refs: list[ObjectRef]
-    skipped: int
 
 
 def check_arguments(source: Any, bucket: str | None, start: Any, end: Any, engine: str, max_workers: int) -> tuple[Any, pd.Timestamp | None, pd.Timestamp | None]:
@@ -45,13 +33,10 @@ def check_arguments(source: Any, bucket: str | None, start: Any, end: Any, engin
     return src, start_ts, end_ts
 
 
-def select(src: Any, prefix: str, error_prefix: str | None, start: pd.Timestamp | None, end: pd.Timestamp | None, late_delivery: timedelta) -> Selection:
-    """List the archive and the error prefix; objects that cannot hold items of the range are left out."""
-    error_in_archive = bool(error_prefix) and error_prefix.startswith(prefix) and error_prefix != prefix
-    refs, skipped = select_objects(src, prefix, error_prefix if error_in_archive else None, start, end, late_delivery)
-    error_refs, error_skipped = select_objects(src, error_prefix, None, start, end, late_delivery) if error_prefix and error_prefix != prefix else ([], 0)
-    LOG.info("reading %d archive objects and %d error objects from %s (%d outside the time range skipped)", len(refs), len(error_refs), src, skipped + error_skipped)
-    return Selection(src, start, end, refs, error_refs, skipped + error_skipped)
+def select(src: Any, prefix: str, error_prefix: str | None, start: pd.Timestamp | None, end: pd.Timestamp | None, late_delivery: timedelta) -> Listing:
+    """The archive's objects and the error prefix's to read, listed as the read goes (:meth:`Listing.pages`,
+    run through :func:`prefetched`): objects that cannot hold items of the range are left out."""
+    return Listing(src, prefix, error_prefix, start, end, late_delivery)
 
 
 def read_archive(
@@ -107,7 +92,7 @@ def read_archive(
         return ArchiveReadResult(empty_frame(), objects_frame([]), objects_frame([]), error_records_frame([]), source=str(src), missing=True)
     chosen = select(src, prefix, error_prefix, start_ts, end_ts, late_delivery)
     kept = Collector(start_ts, end_ts, drop_duplicates)
-    for decoded, errors_mode in decoded_objects(src, chosen.refs, chosen.error_refs, max_workers=max_workers, fast=engine == "auto",
+    for decoded, errors_mode in decoded_objects(src, prefetched(chosen.pages()), max_workers=max_workers, fast=engine == "auto",
                                                 progress=progress, rows=lambda: kept.rows):
         kept.consume(decoded, errors_mode)
     kept.finish()

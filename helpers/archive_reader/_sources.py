@@ -20,6 +20,7 @@ _DATED_FOLDERS = re.compile(r"(?:^|/)(\d{4})/(\d{2})/(\d{2})/(\d{2})/")
 _FIREHOSE_NAME_TIME = re.compile(r"-(\d{4})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-[^/]*$")
 _YEAR_FOLDER = re.compile(r"\d{4}/$")
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+FIRST_PAGE_KEYS = 100  # the first listing page of S3 (then 1,000 a page): downloads start while the rest is listed
 
 
 @dataclass(frozen=True)
@@ -67,10 +68,22 @@ class S3Source:
         return [cp["Prefix"] for page in pages for cp in page.get("CommonPrefixes", [])]
 
     def list(self, prefix: str) -> Iterator[ObjectRef]:
-        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
-            for obj in page.get("Contents", []):
-                if not obj["Key"].endswith("/"):
-                    yield ObjectRef(obj["Key"], int(obj["Size"]), pd.Timestamp(obj["LastModified"]).tz_convert("UTC"))
+        for page in self.list_pages(prefix):
+            yield from page
+
+    def list_pages(self, prefix: str) -> Iterator[list[ObjectRef]]:
+        """The objects under ``prefix`` page by page, in key order (S3 lists a general purpose bucket in
+        UTF-8 binary order, which is the order of Python's strings). The first page asks for
+        :data:`FIRST_PAGE_KEYS` keys only, so a reader can start downloading while the rest is listed."""
+        request = {"Bucket": self.bucket, "Prefix": prefix, "MaxKeys": FIRST_PAGE_KEYS}
+        while True:
+            page = self.client.list_objects_v2(**request)
+            yield [ObjectRef(obj["Key"], int(obj["Size"]), pd.Timestamp(obj["LastModified"]).tz_convert("UTC"))
+                   for obj in page.get("Contents", []) if not obj["Key"].endswith("/")]
+            token = page.get("NextContinuationToken") if page.get("IsTruncated") else None
+            if not token:
+                return
+            request = {"Bucket": self.bucket, "Prefix": prefix, "ContinuationToken": token}
 
     def read(self, key: str) -> bytes:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -112,14 +125,19 @@ class FolderSource:
         return sorted(f"{p.relative_to(self.root).as_posix()}/" for p in base.iterdir() if p.is_dir() and f"{p.relative_to(self.root).as_posix()}/".startswith(prefix))
 
     def list(self, prefix: str) -> Iterator[ObjectRef]:
+        """The files under ``prefix`` in key order (the order S3 lists the bucket in)."""
         base = self._base(prefix)
         if not base.is_dir():
             return
-        for path in sorted(p for p in base.rglob("*") if p.is_file()):
-            key = path.relative_to(self.root).as_posix()
+        keyed = ((path.relative_to(self.root).as_posix(), path) for path in base.rglob("*") if path.is_file())
+        for key, path in sorted(keyed, key=lambda pair: pair[0]):
             if key.startswith(prefix):
                 st = path.stat()
                 yield ObjectRef(key, st.st_size, pd.Timestamp(st.st_mtime, unit="s", tz="UTC"))
+
+    def list_pages(self, prefix: str) -> Iterator[list[ObjectRef]]:
+        """One page: a folder is listed at once."""
+        yield list(self.list(prefix))
 
     def read(self, key: str) -> bytes:
         try:
@@ -179,24 +197,6 @@ def listing_prefixes(source: Any, prefix: str, start: pd.Timestamp | None, end: 
     if not children or not all(_YEAR_FOLDER.fullmatch(c[len(prefix):]) for c in children):
         return [prefix]
     return [f"{prefix}{(first + pd.Timedelta(days=i)):%Y/%m/%d}/" for i in range(days)]
-
-
-def select_objects(src: Any, prefix: str, exclude: str | None, start: pd.Timestamp | None, end: pd.Timestamp | None,
-                   late_delivery: timedelta) -> tuple[list[ObjectRef], int]:
-    """The objects under ``prefix`` (not under ``exclude``) that may hold items deleted in ``[start, end)``,
-    in key order, and how many were listed but left out."""
-    refs, skipped = [], 0
-    seen: set[str] = set()
-    for listing in listing_prefixes(src, prefix, start, end, late_delivery):
-        for ref in src.list(listing):
-            if ref.key in seen or (exclude and ref.key.startswith(exclude)):
-                continue
-            seen.add(ref.key)
-            if _may_hold(object_hour(ref.key), start, end, late_delivery):
-                refs.append(ref)
-            else:
-                skipped += 1
-    return sorted(refs, key=lambda r: r.key), skipped
 
 
 def make_source(source: Any, bucket: str | None, max_workers: int) -> Any:

@@ -1,0 +1,165 @@
+"""helpers.archive_reader: the listing goes on while the first objects download, every object is a download
+task of its own, and the order, the counts and the failures stay what a read of a finished listing gives."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from helpers import archive_reader as ar
+from helpers.archive_reader import _download, _listing, _sources
+
+from .test_archive_reader import archive_line, body, bucket, object_key, put, simple_item  # noqa: F401 - bucket is a fixture
+
+
+def _objects(folder: Path, count: int) -> list[str]:
+    keys = []
+    for m in range(count):
+        key = object_key("archive/", minute=m, name=f"o{m:03d}")
+        path = folder / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body([archive_line(simple_item(m), f"e{m:03d}")]))
+        keys.append(key)
+    return keys
+
+
+def test_s3_lists_a_small_first_page_then_full_pages_in_key_order(session, bucket, monkeypatch):
+    monkeypatch.setattr(_sources, "FIRST_PAGE_KEYS", 10)
+    keys = [object_key("archive/", minute=m, name=f"o{m:03d}") for m in range(25)]
+    for key in reversed(keys):
+        put(session, bucket, key, body([archive_line(simple_item(1))]))
+
+    pages = list(ar.S3Source(session, bucket, 4).list_pages("archive/"))
+
+    assert [len(p) for p in pages] == [10, 15]  # then S3's own page size (1,000)
+    assert [ref.key for page in pages for ref in page] == sorted(keys)
+
+
+def test_downloads_start_while_the_listing_goes_on(tmp_path, monkeypatch):
+    _objects(tmp_path, 6)
+    first_read = threading.Event()
+    waited = []
+    real_read = ar.FolderSource.read
+
+    def list_pages(self, prefix):
+        refs = list(self.list(prefix))
+        yield refs[:2]
+        waited.append(first_read.wait(timeout=10))  # a read of the first page before the second is listed
+        yield refs[2:]
+
+    monkeypatch.setattr(ar.FolderSource, "list_pages", list_pages)
+    monkeypatch.setattr(ar.FolderSource, "read", lambda self, key: first_read.set() or real_read(self, key))
+    got = ar.read_archive(tmp_path, error_prefix=None, max_workers=2, progress=False)
+
+    assert waited == [True]
+    assert got.frame["event_id"].tolist() == [f"e{m:03d}" for m in range(6)] and not got.problems
+
+
+def test_a_listing_that_fails_half_way_raises_and_leaves_no_thread_behind(tmp_path, monkeypatch):
+    _objects(tmp_path, 4)
+
+    def list_pages(self, prefix):
+        yield list(self.list(prefix))[:2]
+        raise PermissionError("ListObjectsV2 denied on the second page")
+
+    monkeypatch.setattr(ar.FolderSource, "list_pages", list_pages)
+    with pytest.raises(PermissionError, match="second page"):
+        ar.read_archive(tmp_path, max_workers=2, progress=False)
+    for thread in threading.enumerate():
+        if thread.name.startswith(("archive-lister", "archive-reader", "archive-parser")):
+            thread.join(timeout=5)
+            assert not thread.is_alive(), thread.name
+
+
+def test_each_object_of_a_job_is_a_download_task_of_its_own():
+    # Three objects of one job meet at a barrier: only three threads downloading at once get past it.
+    barrier = threading.Barrier(3, timeout=10)
+    data = body([archive_line(simple_item(1), "e-1")])
+
+    class Source:
+        def read(self, key):
+            barrier.wait()
+            return data
+
+    refs = tuple(_sources.ObjectRef(f"archive/k{i}", len(data), None) for i in range(3))
+    with ThreadPoolExecutor(3) as pool, ThreadPoolExecutor(1) as parser:
+        decoded = _download.submit_job(pool, parser, Source(), (refs, False), True).result(timeout=30)
+
+    assert [d.ref.key for d in decoded] == [r.key for r in refs]
+    assert all(not d.problems and d.lines == 1 for d in decoded)
+
+
+class _Interrupted(BaseException):
+    """Not an Exception: what a download must not swallow, and what must not leave the job waiting."""
+
+
+def test_a_download_that_raises_beyond_exception_settles_its_job():
+    class Source:
+        def read(self, key):
+            if key.endswith("1"):
+                raise _Interrupted()
+            return gzip.compress(b"")
+
+    refs = tuple(_sources.ObjectRef(f"archive/k{i}", 1, None) for i in range(3))
+    with ThreadPoolExecutor(2) as pool, ThreadPoolExecutor(1) as parser:
+        job = _download.submit_job(pool, parser, Source(), (refs, False), True)
+        with pytest.raises(_Interrupted):
+            job.result(timeout=30)
+
+
+def test_a_folder_is_read_in_the_key_order_s3_lists_not_path_order(tmp_path):
+    # "-" (0x2d) sorts before "/" (0x2f) in a key; a path compares folder names first.
+    for key, event_id in (("archive/x/a", "e-slash"), ("archive/x-y/a", "e-dash")):
+        (tmp_path / key).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / key).write_bytes(body([archive_line(simple_item(1), event_id)]))
+
+    got = ar.read_archive(tmp_path, progress=False)
+
+    assert got.objects["key"].tolist() == ["archive/x-y/a", "archive/x/a"]
+    assert got.frame["event_id"].tolist() == ["e-dash", "e-slash"]
+
+
+def test_a_key_listed_twice_is_read_once_and_one_out_of_order_is_read_and_logged(caplog):
+    refs = [_sources.ObjectRef(k, 1, None) for k in ("archive/b", "archive/b", "archive/a", "archive/c")]
+
+    class Source:
+        def list_pages(self, prefix):
+            yield refs[:2]
+            yield refs[2:]
+
+    listing = _listing.Listing(Source(), "archive/", None, None, None, ar._read.timedelta(hours=1))
+    with caplog.at_level(logging.WARNING):
+        pages = list(listing.pages())
+
+    assert [[r.key for r in page] for page, errors in pages] == [["archive/b"], ["archive/a", "archive/c"]]
+    assert listing.archive_objects == 3 and "out of key order: archive/a after archive/b" in caplog.text
+
+
+def test_the_progress_bar_grows_with_the_listing(tmp_path, monkeypatch, capsys):
+    _objects(tmp_path, 30)
+
+    def list_pages(self, prefix):
+        refs = list(self.list(prefix))
+        yield refs[:5]  # too few for a bar on their own
+        yield refs[5:]
+
+    monkeypatch.setattr(ar.FolderSource, "list_pages", list_pages)
+    got = ar.read_archive(tmp_path, error_prefix=None, max_workers=2)
+
+    assert len(got.frame) == 30 and "30/30" in capsys.readouterr().err
+
+
+def test_the_skipped_count_is_final_when_the_read_ends(tmp_path):
+    for hour in ("10", "18", "23"):
+        key = object_key("archive/", hour=hour, name=f"h{hour}")
+        (tmp_path / key).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / key).write_bytes(body([archive_line(simple_item(int(hour)), f"e{hour}")]))
+
+    got = ar.read_archive(tmp_path, start="2026-11-26T18:00:00Z", end="2026-11-26T19:00:00Z", progress=False)
+
+    assert got.skipped_objects == 2 and got.objects["key"].str.contains("/18/").all()
