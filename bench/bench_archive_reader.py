@@ -15,7 +15,7 @@ Not a test. ``.venv/bin/python bench/bench_archive_reader.py`` (a few minutes at
    which bounds the ratio a loader can reach on this server (the server shares the machine's cores with
    the reader, so every CPU second the reader spends parsing is one the server may miss).
 
-The loader and the floor run side by side ``--rounds`` times (default 5; which runs first alternates),
+The loader and the floor run side by side ``--rounds`` times (default 9; which runs first alternates),
 and the median of the rounds' shares (floor seconds / loader seconds) is judged: on 2 shared cores one
 run of either moves by 10 % and more, and a slow spell of the machine weighs on both runs of a round
 alike. The naive loop runs once.
@@ -231,7 +231,7 @@ def main() -> int:
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--objects", type=int, default=1_000)
     parser.add_argument("--workers", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=5, help="rounds of a loader run beside a floor run (the median share is judged)")
+    parser.add_argument("--rounds", type=int, default=9, help="rounds of a loader run beside a floor run (the median share is judged)")
     parser.add_argument("--keep", action="store_true", help="keep the generated folder under .bench/")
     parser.add_argument("--skip-s3", action="store_true", help="only the local folder")
     parser.add_argument("--run", choices=["naive", "loader", "floor"], help=argparse.SUPPRESS)

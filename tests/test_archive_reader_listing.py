@@ -4,6 +4,7 @@ task of its own, and the order, the counts and the failures stay what a read of 
 from __future__ import annotations
 
 import gzip
+import json
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from helpers import archive_reader as ar
-from helpers.archive_reader import _download, _listing, _sources
+from helpers.archive_reader import _download, _fast, _listing, _sources
 
 from .test_archive_reader import archive_line, body, bucket, object_key, put, simple_item  # noqa: F401 - bucket is a fixture
 
@@ -163,3 +164,31 @@ def test_the_skipped_count_is_final_when_the_read_ends(tmp_path):
     got = ar.read_archive(tmp_path, start="2026-11-26T18:00:00Z", end="2026-11-26T19:00:00Z", progress=False)
 
     assert got.skipped_objects == 2 and got.objects["key"].str.contains("/18/").all()
+
+
+def test_envelope_fields_typed_up_front_read_as_inference_would(tmp_path):
+    # The fast path gives pyarrow the envelope's text fields and format up front: a field no row has is
+    # still absent, a date-like text stays text, and a number where text belongs sends the object to
+    # the exact path (the same problem as engine="python" reports).
+    lines = [
+        archive_line(simple_item(1), "e-plain"),
+        json.dumps({"event_id": "e-bare", "item": {"id": "x"}, "format": 1}),  # no table, region, ...
+        archive_line(simple_item(2), "e-date-table", table="2026-11-26"),
+    ]
+    odd = json.dumps({"event_id": "e-number-table", "table": 7, "item": {"id": "y"}, "format": 1})
+    for name, text in (("a", lines), ("b", [odd])):
+        path = tmp_path / object_key("archive/", name=name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body(text))
+
+    fast = ar.read_archive(tmp_path, progress=False)
+    exact = ar.read_archive(tmp_path, progress=False, engine="python")
+
+    problems = [(p.key, p.line, p.reason) for p in fast.problems]
+    assert problems == [(p.key, p.line, p.reason) for p in exact.problems] and [r for _, _, r in problems] == ["not an archive record: table is not text"]
+    assert list(fast.frame.columns) == list(exact.frame.columns) and len(fast.frame) == 3
+    for column in ("event_id", "table", "region", "sequence_number", "ttl_attribute"):
+        assert fast.frame[column].astype(object).where(fast.frame[column].notna(), None).tolist() == \
+            exact.frame[column].astype(object).where(exact.frame[column].notna(), None).tolist(), column
+    assert fast.frame.set_index("event_id").loc["e-date-table", "table"] == "2026-11-26"
+    assert _fast._arrow_table(body(lines[1:2], compress=False)).schema.names[:2] == ["event_id", "format"]
