@@ -6,10 +6,12 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from helpers import archive_reader as ar
@@ -192,3 +194,49 @@ def test_envelope_fields_typed_up_front_read_as_inference_would(tmp_path):
             exact.frame[column].astype(object).where(exact.frame[column].notna(), None).tolist(), column
     assert fast.frame.set_index("event_id").loc["e-date-table", "table"] == "2026-11-26"
     assert _fast._arrow_table(body(lines[1:2], compress=False)).schema.names[:2] == ["event_id", "format"]
+
+
+def test_jobs_hold_at_most_a_jobs_stored_bytes_and_grow_with_the_listing():
+    large = [_sources.ObjectRef(f"archive/l{i}", _download.JOB_STORED_BYTES, None) for i in range(8)]
+    assert [len(group) for group, _ in _download.jobs(large, False, 1)] == [1] * 8  # not 2 objects a job: too many bytes
+
+    small = [_sources.ObjectRef(f"archive/s{i:02d}", 1, None) for i in range(16)]
+    progress = _download._Progress(False, "test")
+    pages = iter([(small[:4], False), (small[4:], False)])
+    sizes = [len(group) for group, _ in _download.paged_jobs(pages, 1, progress)]
+    assert sizes == [1, 1, 1, 1, 4, 4, 4]  # a quarter of the objects listed so far: 4 listed, then 16
+    assert progress.total == 16
+
+
+def test_an_unexpected_failure_while_parsing_is_a_problem_of_each_object_of_its_job(tmp_path, monkeypatch):
+    keys = _objects(tmp_path, 3)
+
+    def broken(*args):
+        raise RuntimeError("the parser broke")
+
+    monkeypatch.setattr(_download, "decode", broken)
+    got = ar.read_archive(tmp_path, error_prefix=None, max_workers=1, progress=False)
+
+    assert got.frame.empty
+    assert [(p.key, p.reason) for p in got.problems] == [(key, "unexpected RuntimeError: the parser broke") for key in keys]
+
+
+def test_a_folder_object_is_stored_at_its_file_time(tmp_path):
+    key, = _objects(tmp_path, 1)
+    os.utime(tmp_path / key, (1_764_000_000, 1_764_000_000))
+
+    got = ar.read_archive(tmp_path, progress=False)
+
+    assert got.objects["stored_at"].tolist() == [pd.Timestamp(1_764_000_000, unit="s", tz="UTC")]
+
+
+def test_a_range_open_at_one_end_reads_from_its_start_or_up_to_its_end(tmp_path):
+    for hour in ("10", "18", "23"):
+        key = object_key("archive/", hour=hour, name=f"h{hour}")
+        (tmp_path / key).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / key).write_bytes(body([archive_line(simple_item(int(hour)), f"e{hour}", deleted_at=f"2026-11-26T{hour}:30:00Z")]))
+
+    since = ar.read_archive(tmp_path, start="2026-11-26T18:00:00Z", progress=False)
+    until = ar.read_archive(tmp_path, end="2026-11-26T18:00:00Z", progress=False)
+
+    assert since.frame["event_id"].tolist() == ["e18", "e23"] and until.frame["event_id"].tolist() == ["e10"]
