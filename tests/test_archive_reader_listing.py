@@ -41,6 +41,7 @@ def test_s3_lists_a_small_first_page_then_full_pages_in_key_order(session, bucke
 
     assert [len(p) for p in pages] == [10, 15]  # then S3's own page size (1,000)
     assert [ref.key for page in pages for ref in page] == sorted(keys)
+    assert all(abs(pd.Timestamp.now(tz="UTC") - ref.stored_at) < pd.Timedelta(hours=1) for page in pages for ref in page)
 
 
 def test_downloads_start_while_the_listing_goes_on(tmp_path, monkeypatch):
@@ -128,19 +129,39 @@ def test_a_folder_is_read_in_the_key_order_s3_lists_not_path_order(tmp_path):
 
 
 def test_a_key_listed_twice_is_read_once_and_one_out_of_order_is_read_and_logged(caplog):
-    refs = [_sources.ObjectRef(k, 1, None) for k in ("archive/b", "archive/b", "archive/a", "archive/c")]
+    refs = [_sources.ObjectRef(k, 1, None) for k in ("archive/b", "archive/b", "archive/c", "archive/a", "archive/d")]
 
     class Source:
         def list_pages(self, prefix):
-            yield refs[:2]
-            yield refs[2:]
+            yield refs[:3]
+            yield refs[3:]
 
     listing = _listing.Listing(Source(), "archive/", None, None, None, ar._read.timedelta(hours=1))
     with caplog.at_level(logging.WARNING):
         pages = list(listing.pages())
 
-    assert [[r.key for r in page] for page, errors in pages] == [["archive/b"], ["archive/a", "archive/c"]]
-    assert listing.archive_objects == 3 and "out of key order: archive/a after archive/b" in caplog.text
+    assert [[r.key for r in page] for page, errors in pages] == [["archive/b", "archive/c"], ["archive/a", "archive/d"]]
+    assert listing.archive_objects == 4 and "out of key order: archive/a after archive/c" in caplog.text
+
+
+def test_the_listing_counts_archive_and_error_objects_apart(tmp_path, caplog):
+    _objects(tmp_path, 2)
+    error_key = object_key("errors/", name="err")
+    (tmp_path / error_key).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / error_key).write_bytes(body(['{"attemptsMade": 1, "errorCode": "Lambda.Failed", "rawData": "eA=="}']))
+
+    with caplog.at_level(logging.INFO, logger="helpers.archive_reader"):
+        got = ar.read_archive(tmp_path, progress=False)
+
+    assert len(got.error_objects) == 1 and "listed 2 archive objects and 1 error objects" in caplog.text
+
+
+def test_an_error_prefix_that_is_the_archive_prefix_keeps_every_archive_object(tmp_path):
+    keys = _objects(tmp_path, 2)
+
+    got = ar.read_archive(tmp_path, prefix="archive/", error_prefix="archive/", progress=False)
+
+    assert got.objects["key"].tolist() == keys and len(got.frame) == 2 and got.error_objects.empty
 
 
 def test_the_progress_bar_grows_with_the_listing(tmp_path, monkeypatch, capsys):
@@ -240,3 +261,14 @@ def test_a_range_open_at_one_end_reads_from_its_start_or_up_to_its_end(tmp_path)
     until = ar.read_archive(tmp_path, end="2026-11-26T18:00:00Z", progress=False)
 
     assert since.frame["event_id"].tolist() == ["e18", "e23"] and until.frame["event_id"].tolist() == ["e10"]
+
+
+def test_keys_that_are_not_a_map_read_as_the_exact_path_reads_them(tmp_path):
+    path = tmp_path / object_key("archive/", name="odd-keys")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(body([json.dumps({"event_id": "e-1", "keys": "id=1", "item": {"id": "1"}, "format": 1})]))
+
+    fast = ar.read_archive(tmp_path, progress=False)
+    exact = ar.read_archive(tmp_path, progress=False, engine="python")
+
+    assert fast.frame["keys"].tolist() == exact.frame["keys"].tolist() and fast.problems == exact.problems
