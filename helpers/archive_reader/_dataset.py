@@ -33,7 +33,6 @@ from ._dedup import DigestSet
 from ._download import DEFAULT_WORKERS, decoded_objects
 from ._names import PARTITION_COLUMN
 from ._parquet import _PARQUET_JSON_KEY, _parquet_ready
-from ._listing import prefetched
 from ._read import DEFAULT_ERROR_PREFIX, DEFAULT_PREFIX, check_arguments, select
 from ._results import Problem, error_records_frame, log_problems, objects_frame, problems_frame
 
@@ -146,7 +145,7 @@ def archive_to_parquet(
     chosen = select(src, prefix, error_prefix, start_ts, end_ts, late_delivery)
     kept = Collector(start_ts, end_ts, drop_duplicates, seen=DigestSet())
     writer = _DayWriter(out, chunk_rows)
-    for decoded, errors_mode in decoded_objects(src, prefetched(chosen.pages()), max_workers=max_workers, fast=engine == "auto",
+    for decoded, errors_mode in decoded_objects(src, chosen.pages(), max_workers=max_workers, fast=engine == "auto",
                                                 progress=progress, rows=lambda: kept.rows):
         kept.consume(decoded, errors_mode)
         if kept.pending >= chunk_rows:

@@ -16,6 +16,7 @@ from typing import Any, Iterator
 
 from . import _fast
 from ._decode import Decoded, decompress, parse_lines
+from ._listing import Page, prefetched
 from ._results import Problem
 from ._sources import ObjectRef, ReadFailed
 
@@ -159,7 +160,7 @@ def jobs(refs: list[ObjectRef], errors_mode: bool, workers: int, listed: int | N
     return jobs
 
 
-def paged_jobs(pages: Iterator[tuple[list[ObjectRef], bool]], workers: int, progress: "_Progress") -> Iterator[Job]:
+def paged_jobs(pages: Iterator[Page], workers: int, progress: "_Progress") -> Iterator[Job]:
     """The jobs of each listed page as it comes (a job never spans two pages), sized by the objects
     listed so far; ``progress`` learns of each page."""
     listed = 0
@@ -219,10 +220,11 @@ class _Progress:
             self.bar.close()
 
 
-def decoded_objects(src: Any, pages: Iterator[tuple[list[ObjectRef], bool]], *, max_workers: int, fast: bool,
+def decoded_objects(src: Any, pages: Iterator[Page], *, max_workers: int, fast: bool,
                     progress: bool | None, rows: Any = None) -> Iterator[tuple[Decoded, bool]]:
     """Every object of the listed ``pages`` (``(refs, errors_mode)``: archive objects, or Firehose error
-    records), downloaded and parsed on the thread pools as the pages come, yielded in listing order as
+    records; listed on a thread of its own, see :func:`~._listing.prefetched`), downloaded and parsed on the
+    thread pools as the pages come, yielded in listing order as
     ``(decoded, errors_mode)``; an unexpected failure becomes a failed :class:`Decoded` with its problem.
     ``progress``: a tqdm bar (None: from :data:`PROGRESS_MIN_OBJECTS` objects on), its postfix
     ``rows()`` when given."""
@@ -238,7 +240,7 @@ def decoded_objects(src: Any, pages: Iterator[tuple[list[ObjectRef], bool]], *, 
         # The parser pool is shut down last: a download thread may still be waiting on it.
         with ThreadPoolExecutor(max_workers=parse_threads, thread_name_prefix="archive-parser", initializer=niced) as parser, \
                 ThreadPoolExecutor(max_workers=workers, thread_name_prefix="archive-reader") as pool:
-            for (group, errors_mode), results in bounded_map(pool, paged_jobs(pages, workers, bar), src, workers * 2, fast, parser):
+            for (group, errors_mode), results in bounded_map(pool, paged_jobs(prefetched(pages), workers, bar), src, workers * 2, fast, parser):
                 if isinstance(results, BaseException):
                     results = [results] * len(group)
                 for ref, decoded in zip(group, results):

@@ -12,7 +12,7 @@ import pandas as pd
 from ._collect import Collector
 from ._columns import empty_frame
 from ._download import DEFAULT_WORKERS, decoded_objects
-from ._listing import Listing, prefetched
+from ._listing import Listing
 from ._results import ArchiveReadResult, error_records_frame, log_problems, objects_frame
 from ._sources import make_source, utc
 
@@ -34,8 +34,9 @@ def check_arguments(source: Any, bucket: str | None, start: Any, end: Any, engin
 
 
 def select(src: Any, prefix: str, error_prefix: str | None, start: pd.Timestamp | None, end: pd.Timestamp | None, late_delivery: timedelta) -> Listing:
-    """The archive's objects and the error prefix's to read, listed as the read goes (:meth:`Listing.pages`,
-    run through :func:`prefetched`): objects that cannot hold items of the range are left out."""
+    """The archive's objects and the error prefix's to read, listed as the read goes (:meth:`Listing.pages`;
+    :func:`~._download.decoded_objects` lists on a thread of its own): objects that cannot hold items of the
+    range are left out."""
     return Listing(src, prefix, error_prefix, start, end, late_delivery)
 
 
@@ -92,7 +93,7 @@ def read_archive(
         return ArchiveReadResult(empty_frame(), objects_frame([]), objects_frame([]), error_records_frame([]), source=str(src), missing=True)
     chosen = select(src, prefix, error_prefix, start_ts, end_ts, late_delivery)
     kept = Collector(start_ts, end_ts, drop_duplicates)
-    for decoded, errors_mode in decoded_objects(src, prefetched(chosen.pages()), max_workers=max_workers, fast=engine == "auto",
+    for decoded, errors_mode in decoded_objects(src, chosen.pages(), max_workers=max_workers, fast=engine == "auto",
                                                 progress=progress, rows=lambda: kept.rows):
         kept.consume(decoded, errors_mode)
     kept.finish()
